@@ -1,0 +1,109 @@
+//! Semantic rules on the parsed model, one `check_*` each; every error points at its token.
+
+use darling::Error;
+
+use crate::ast::{Model, RelationKind, TypeKind, span_of};
+
+pub(crate) fn check(model: &Model) -> darling::Result<()> {
+    let mut errors = Error::accumulator();
+    check_types(model, &mut errors);
+    check_primary_key(model, &mut errors);
+    check_defaults(model, &mut errors);
+    check_relations(model, &mut errors);
+    errors.finish()
+}
+
+fn check_types(model: &Model, errors: &mut darling::error::Accumulator) {
+    for f in &model.fields {
+        if f.kind.is_none() {
+            errors.push(
+                Error::custom(
+                    "unsupported property type: use String, bool, i16, i32, i64, f32, f64, DateTimeUtc or Json (optionally in Option<...>)",
+                )
+                .with_span(&span_of(&f.ty)),
+            );
+        }
+    }
+}
+
+fn check_primary_key(model: &Model, errors: &mut darling::error::Accumulator) {
+    let keys: Vec<_> = model.fields.iter().filter(|f| f.primary_key).collect();
+    match keys.as_slice() {
+        [] => errors.push(
+            Error::custom("missing id: mark one field `#[sea_orm(primary_key)]`").with_span(&model.ident),
+        ),
+        [one] => {
+            if one.hidden {
+                errors.push(Error::custom("the id property cannot be hidden").with_span(&one.ident));
+            }
+            if one.optional {
+                errors.push(Error::custom("the id property cannot be an Option").with_span(&one.ident));
+            }
+        }
+        [_, second, ..] => errors.push(
+            Error::custom("composite primary keys are not supported: LoopBack models have one id property")
+                .with_span(&second.ident),
+        ),
+    }
+}
+
+fn check_defaults(model: &Model, errors: &mut darling::error::Accumulator) {
+    for f in &model.fields {
+        if let Some(d) = &f.default_fn
+            && d.value() != "now"
+        {
+            errors.push(Error::custom("unknown default_fn: the only one is \"now\"").with_span(d));
+        }
+        if f.default_fn.is_some() && f.kind != Some(TypeKind::Date) {
+            errors.push(Error::custom("default_fn = \"now\" needs a date property").with_span(&f.ident));
+        }
+        if let Some(lit) = &f.default {
+            let fits = match (lit, f.kind) {
+                (syn::Lit::Str(_), Some(TypeKind::String | TypeKind::Date | TypeKind::Json)) => true,
+                (syn::Lit::Bool(_), Some(TypeKind::Bool | TypeKind::Json)) => true,
+                (syn::Lit::Int(_), Some(TypeKind::I16 | TypeKind::I32 | TypeKind::I64 | TypeKind::F32 | TypeKind::F64 | TypeKind::Json)) => true,
+                (syn::Lit::Float(_), Some(TypeKind::F32 | TypeKind::F64 | TypeKind::Json)) => true,
+                _ => f.kind.is_none(),
+            };
+            if !fits {
+                errors.push(Error::custom("the default does not match the property's type").with_span(lit));
+            }
+        }
+    }
+}
+
+fn check_relations(model: &Model, errors: &mut darling::error::Accumulator) {
+    let mut seen: Vec<String> = Vec::new();
+    for r in &model.relations {
+        let name = r.attr.name.value();
+        if seen.contains(&name) {
+            errors.push(Error::custom(format!("duplicate relation `{name}`")).with_span(&r.attr.name));
+        }
+        if model.fields.iter().any(|f| f.json_name == name) {
+            errors.push(Error::custom(format!("relation `{name}` has the name of a property")).with_span(&r.attr.name));
+        }
+        seen.push(name);
+        if r.kind == RelationKind::BelongsTo {
+            let fk = r.attr.foreign_key.value();
+            if !model.fields.iter().any(|f| f.json_name == fk) {
+                let known: Vec<_> = model.fields.iter().map(|f| f.json_name.as_str()).collect();
+                errors.push(
+                    Error::custom(format!(
+                        "foreign key `{fk}` is not a property of this model (properties: {})",
+                        known.join(", ")
+                    ))
+                    .with_span(&r.attr.foreign_key),
+                );
+            }
+        }
+        let through = r.attr.through.is_some() && r.attr.key_through.is_some();
+        if (r.kind == RelationKind::HasManyThrough) != through {
+            let msg = if through {
+                "`through` and `key_through` belong to has_many_through"
+            } else {
+                "has_many_through needs `through` and `key_through`"
+            };
+            errors.push(Error::custom(msg).with_span(&r.attr.name));
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Code generation: one file per generated artifact, wrapped in `const _: () = { ... };`.
+
+mod hooks;
+mod model;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::{ast, check};
+
+pub(crate) fn derive(input: syn::DeriveInput) -> darling::Result<TokenStream> {
+    let model = ast::parse(&input)?;
+    check::check(&model)?;
+    let definition = model::expand(&model);
+    let hooks = hooks::expand(&model);
+    Ok(quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, unused_attributes, unused_qualifications, clippy::all)]
+        const _: () = {
+            #definition
+            #hooks
+        };
+    })
+}

@@ -1,0 +1,169 @@
+//! The crate's error type and LoopBack's JSON error shape.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use sea_orm::DbErr;
+use serde_json::{Map, Value, json};
+
+use crate::validation::ValidationError;
+
+/// Every failure a route can answer with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A client or server error with LoopBack's fields.
+    #[error("{message}")]
+    Http {
+        /// The HTTP status.
+        status: StatusCode,
+        /// LoopBack's `name` (`Error`, `SyntaxError`, ...).
+        name: &'static str,
+        /// The message shown to the client (4xx only).
+        message: String,
+        /// LoopBack's machine-readable `code`.
+        code: Option<&'static str>,
+        /// Extra details.
+        details: Option<Value>,
+    },
+    /// A model instance failed validation (422).
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The database failed; the client sees only "Internal Server Error".
+    #[error("database error: {0}")]
+    Database(#[source] DbErr),
+    /// Something that should not happen; the client sees only "Internal Server Error".
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A LoopBack error with a status and message, `name` "Error".
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Error::Http { status, name: "Error", message: message.into(), code: None, details: None }
+    }
+
+    /// 400 with this message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404 with this message.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 404 `MODEL_NOT_FOUND` with LoopBack's findById wording.
+    pub fn unknown_id(model: &str, id: &str) -> Self {
+        Self::not_found(format!("Unknown \"{model}\" id \"{id}\".")).with_code("MODEL_NOT_FOUND")
+    }
+
+    /// Sets LoopBack's `code`.
+    pub fn with_code(mut self, new_code: &'static str) -> Self {
+        if let Error::Http { code, .. } = &mut self {
+            *code = Some(new_code);
+        }
+        self
+    }
+
+    /// Sets LoopBack's `name`.
+    pub fn with_name(mut self, new_name: &'static str) -> Self {
+        if let Error::Http { name, .. } = &mut self {
+            *name = new_name;
+        }
+        self
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Http { status, .. } => *status,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body LoopBack's strong-error-handler would send, without the `error` wrapper.
+    /// 5xx bodies carry only the status and its reason phrase.
+    pub fn to_json(&self) -> Value {
+        let status = self.status();
+        let mut out = Map::new();
+        out.insert("statusCode".into(), json!(status.as_u16()));
+        if status.is_server_error() {
+            let reason = status.canonical_reason().unwrap_or("Internal Server Error");
+            out.insert("message".into(), json!(reason));
+            return Value::Object(out);
+        }
+        match self {
+            Error::Http { name, message, code, details, .. } => {
+                out.insert("name".into(), json!(name));
+                out.insert("message".into(), json!(message));
+                if let Some(code) = code {
+                    out.insert("code".into(), json!(code));
+                }
+                if let Some(details) = details {
+                    out.insert("details".into(), details.clone());
+                }
+            }
+            Error::Validation(v) => {
+                out.insert("name".into(), json!("ValidationError"));
+                out.insert("message".into(), json!(v.to_string()));
+                out.insert("details".into(), v.details());
+            }
+            Error::Database(_) | Error::Internal(_) => unreachable!("5xx handled above"),
+        }
+        Value::Object(out)
+    }
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        Error::Database(err)
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(target: "persisted_model::error", error = %self, "request failed");
+        } else {
+            tracing::debug!(target: "persisted_model::rejection", status = status.as_u16(), error = %self, "request rejected");
+        }
+        error_response(status, self.to_json())
+    }
+}
+
+/// A response with LoopBack's `{"error": ...}` envelope.
+pub(crate) fn error_response(status: StatusCode, inner: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .content_type("application/json; charset=utf-8")
+        .body(json!({ "error": inner }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_keep_their_fields() {
+        let err = Error::unknown_id("Product", "9");
+        assert_eq!(
+            err.to_json(),
+            json!({"statusCode":404,"name":"Error","message":"Unknown \"Product\" id \"9\".","code":"MODEL_NOT_FOUND"})
+        );
+    }
+
+    #[test]
+    fn server_errors_hide_internals() {
+        let err = Error::Database(DbErr::Custom("secret table".into()));
+        assert_eq!(err.to_json(), json!({"statusCode":500,"message":"Internal Server Error"}));
+    }
+}

@@ -1,0 +1,39 @@
+//! The LoopBack filter language: parsing (JSON and bracket syntax), checking against a model,
+//! and translation to SQL. Pure: no actix, no I/O.
+
+mod ast;
+mod error;
+mod limits;
+mod parse;
+mod query_string;
+mod to_sea_query;
+
+pub use ast::{Filter, Include, Op, Order, Regex, Where};
+pub use error::FilterError;
+pub use limits::FilterLimits;
+pub use parse::{FilterUse, ModelLookup, parse_filter, parse_where};
+pub use query_string::QueryParams;
+pub use to_sea_query::{apply, apply_order, column, condition, like_to_glob};
+
+use serde_json::Value;
+
+/// Reads an object-typed argument the way strong-remoting coerces query values: a JSON
+/// string that must hold an object, or a bracket-syntax object. Empty means absent.
+pub fn object_argument(params: &QueryParams, name: &str) -> Result<Option<Value>, FilterError> {
+    match params.get(name)? {
+        None => Ok(None),
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            if t.is_empty() || t == "null" {
+                return Ok(None);
+            }
+            match serde_json::from_str::<Value>(t) {
+                Ok(v @ Value::Object(_)) => Ok(Some(v)),
+                Ok(Value::Null) => Ok(None),
+                _ => Err(FilterError::not_an_object()),
+            }
+        }
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(_) => Err(FilterError::not_an_object()),
+    }
+}

@@ -1,0 +1,229 @@
+//! Checked filter → sea-query conditions and clauses, with every value bound as a parameter.
+//!
+//! `like` is case-sensitive and `ilike` case-insensitive on every back end, and `regexp` is a
+//! real regular expression search: SQLite gets GLOB and a registered REGEXP function, MySQL a
+//! binary comparison, PostgreSQL its native operators.
+
+use sea_orm::DbBackend;
+use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, Order as SqlOrder, SelectStatement};
+use serde_json::Value;
+
+use super::ast::{Filter, Op, Where};
+use crate::model::{ModelDefinition, Property, PropertyType};
+use crate::value::to_db;
+
+/// The column of a property, qualified by the model's table.
+pub fn column(model: &ModelDefinition, property: &Property) -> Expr {
+    Expr::col((Alias::new(model.table.as_str()), Alias::new(property.column.as_str())))
+}
+
+/// The SQL condition for a checked where clause.
+pub fn condition(where_: &Where, model: &ModelDefinition, backend: DbBackend) -> Condition {
+    match where_ {
+        Where::And(parts) => parts.iter().fold(Cond::all(), |c, w| c.add(condition(w, model, backend))),
+        Where::Or(parts) => parts.iter().fold(Cond::any(), |c, w| c.add(condition(w, model, backend))),
+        Where::Cond { property, op } => {
+            let prop = model.property(property).expect("where was checked against the model");
+            Cond::all().add(op_expr(model, prop, op, backend))
+        }
+    }
+}
+
+fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend) -> Expr {
+    let col = column(model, prop);
+    let val = |v: &Value| Expr::val(to_db(prop.ty, v));
+    match op {
+        Op::Eq(Value::Null) => col.is_null(),
+        Op::Eq(v) => col.eq(val(v)),
+        Op::Neq(Value::Null) => col.is_not_null(),
+        // LoopBack's SQL connectors: `neq` does not match NULL rows either.
+        Op::Neq(v) => col.ne(val(v)),
+        Op::Gt(v) => col.gt(val(v)),
+        Op::Gte(v) => col.gte(val(v)),
+        Op::Lt(v) => col.lt(val(v)),
+        Op::Lte(v) => col.lte(val(v)),
+        Op::Between(a, b) => col.between(val(a), val(b)),
+        Op::Inq(items) if items.is_empty() => Expr::cust("1 = 0"),
+        Op::Nin(items) if items.is_empty() => Expr::cust("1 = 1"),
+        Op::Inq(items) => col.is_in(items.iter().map(val)),
+        Op::Nin(items) => col.is_not_in(items.iter().map(val)),
+        Op::Like(p) => like(col, prop, p, backend),
+        Op::NLike(p) => like(col, prop, p, backend).not(),
+        Op::ILike(p) => ilike(col, prop, p, backend),
+        Op::NILike(p) => ilike(col, prop, p, backend).not(),
+        Op::Regexp(re) => {
+            let col = as_text(col, prop, backend);
+            match backend {
+                DbBackend::Postgres => {
+                    let op = if re.case_insensitive { "$1 ~* $2" } else { "$1 ~ $2" };
+                    Expr::cust_with_exprs(op, [col, Expr::val(re.pattern.clone())])
+                }
+                _ => {
+                    let flag = if re.case_insensitive { "(?i)" } else { "(?-i)" };
+                    Expr::cust_with_exprs("? REGEXP ?", [col, Expr::val(format!("{flag}{}", re.pattern))])
+                }
+            }
+        }
+    }
+}
+
+fn as_text(col: Expr, prop: &Property, backend: DbBackend) -> Expr {
+    if prop.ty == PropertyType::String {
+        return col;
+    }
+    let ty = if backend == DbBackend::MySql { "CHAR" } else { "TEXT" };
+    Func::cast_as(col, Alias::new(ty)).into()
+}
+
+fn like(col: Expr, prop: &Property, pattern: &str, backend: DbBackend) -> Expr {
+    let col = as_text(col, prop, backend);
+    match backend {
+        // SQLite's LIKE ignores ASCII case; GLOB is case-sensitive.
+        DbBackend::Sqlite => Expr::cust_with_exprs("? GLOB ?", [col, Expr::val(like_to_glob(pattern))]),
+        // MySQL's LIKE follows the collation; compare bytes instead.
+        DbBackend::MySql => Expr::cust_with_exprs("CAST(? AS BINARY) LIKE CAST(? AS BINARY)", [col, Expr::val(pattern.to_owned())]),
+        _ => col.like(LikeExpr::new(pattern).escape('\\')),
+    }
+}
+
+fn ilike(col: Expr, prop: &Property, pattern: &str, backend: DbBackend) -> Expr {
+    let col = as_text(col, prop, backend);
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_exprs("$1 ILIKE $2", [col, Expr::val(pattern.to_owned())]),
+        DbBackend::Sqlite => Expr::expr(Func::lower(col)).like(LikeExpr::new(pattern.to_lowercase()).escape('\\')),
+        _ => Expr::expr(Func::lower(col)).like(LikeExpr::new(pattern.to_lowercase())),
+    }
+}
+
+/// Translates a LIKE pattern (`%`, `_`, `\` escapes) into the equivalent GLOB pattern.
+pub fn like_to_glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            '\\' => match chars.next() {
+                Some(next) => push_glob_literal(&mut out, next),
+                None => push_glob_literal(&mut out, '\\'),
+            },
+            other => push_glob_literal(&mut out, other),
+        }
+    }
+    out
+}
+
+fn push_glob_literal(out: &mut String, c: char) {
+    match c {
+        '*' | '?' | '[' => {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        }
+        _ => out.push(c),
+    }
+}
+
+/// Adds WHERE, ORDER BY (with the id last, so paging is stable), LIMIT and OFFSET.
+pub fn apply(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinition, backend: DbBackend) {
+    if let Some(w) = &filter.where_ {
+        select.cond_where(condition(w, model, backend));
+    }
+    apply_order(select, filter, model);
+    if let Some(limit) = filter.limit {
+        select.limit(limit);
+    }
+    if let Some(skip) = filter.skip {
+        if filter.limit.is_none() && backend != DbBackend::Postgres {
+            // SQLite and MySQL accept OFFSET only after a LIMIT.
+            select.limit(i64::MAX as u64);
+        }
+        select.offset(skip);
+    }
+}
+
+/// ORDER BY the filter's keys, then the id.
+pub fn apply_order(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinition) {
+    let id = model.id_property();
+    for o in &filter.order {
+        let prop = model.property(&o.property).expect("order was checked against the model");
+        select.order_by_expr(column(model, prop), if o.descending { SqlOrder::Desc } else { SqlOrder::Asc });
+    }
+    if !filter.order.iter().any(|o| o.property == id.name) {
+        select.order_by_expr(column(model, id), SqlOrder::Asc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{FilterLimits, FilterUse, parse_filter};
+    use crate::testing::product_definition;
+    use sea_orm::sea_query::{MysqlQueryBuilder, PostgresQueryBuilder, Query, SqliteQueryBuilder};
+    use serde_json::json;
+
+    fn sql(filter: Value) -> [String; 3] {
+        let model = product_definition();
+        let f = parse_filter(&filter, &model, &(), &FilterLimits::default(), FilterUse::Full).unwrap();
+        let build = |backend| {
+            let mut q = Query::select();
+            q.column(Alias::new("id")).from(Alias::new(model.table.as_str()));
+            apply(&mut q, &f, &model, backend);
+            q
+        };
+        [
+            build(DbBackend::Sqlite).to_string(SqliteQueryBuilder),
+            build(DbBackend::Postgres).to_string(PostgresQueryBuilder),
+            build(DbBackend::MySql).to_string(MysqlQueryBuilder),
+        ]
+    }
+
+    #[test]
+    fn equality_and_ranges() {
+        let [sqlite, pg, _] = sql(json!({"where": {"name": "a", "price": {"between": [1, 2]}}, "order": "price DESC", "limit": 2}));
+        assert_eq!(
+            sqlite,
+            r#"SELECT "id" FROM "product" WHERE "product"."name" = 'a' AND ("product"."price" BETWEEN 1 AND 2) ORDER BY "product"."price" DESC, "product"."id" ASC LIMIT 2"#
+        );
+        assert!(pg.contains(r#""product"."price" BETWEEN 1 AND 2"#));
+    }
+
+    #[test]
+    fn like_is_case_sensitive_everywhere() {
+        let [sqlite, pg, mysql] = sql(json!({"where": {"name": {"like": "%Wid_et\\%"}}}));
+        assert!(sqlite.contains(r#""product"."name" GLOB '*Wid?et%'"#), "{sqlite}");
+        assert!(pg.contains(r#""product"."name" LIKE E'%Wid_et\\%' ESCAPE E'\\'"#), "{pg}");
+        assert!(mysql.contains("CAST(`product`.`name` AS BINARY) LIKE CAST('%Wid_et\\\\%' AS BINARY)"), "{mysql}");
+    }
+
+    #[test]
+    fn ilike_and_regexp() {
+        let [sqlite, pg, _] = sql(json!({"where": {"name": {"ilike": "%ALPHA%"}}}));
+        assert!(sqlite.contains(r#"LOWER("product"."name") LIKE '%alpha%'"#), "{sqlite}");
+        assert!(pg.contains(r#""product"."name" ILIKE '%ALPHA%'"#), "{pg}");
+        let [sqlite, pg, _] = sql(json!({"where": {"name": {"regexp": "/^a/i"}}}));
+        assert!(sqlite.contains(r#""product"."name" REGEXP '(?i)^a'"#), "{sqlite}");
+        assert!(pg.contains(r#""product"."name" ~* '^a'"#), "{pg}");
+    }
+
+    #[test]
+    fn null_and_lists() {
+        let [sqlite, ..] = sql(json!({"where": {"price": null, "name": {"inq": []}, "id": {"nin": [1, 2]}}}));
+        assert!(sqlite.contains(r#""product"."price" IS NULL AND (1 = 0) AND "product"."id" NOT IN (1, 2)"#), "{sqlite}");
+        let [sqlite, ..] = sql(json!({"where": {"or": [{"price": {"neq": null}}, {"inStock": "false"}]}}));
+        assert!(sqlite.contains(r#"WHERE "product"."price" IS NOT NULL OR "product"."in_stock" = FALSE ORDER"#), "{sqlite}");
+        let [sqlite, ..] = sql(json!({"where": {"or": [{"price": 1}, {"price": 2}], "name": "x"}}));
+        assert!(sqlite.contains(r#"WHERE ("product"."price" = 1 OR "product"."price" = 2) AND "product"."name" = 'x' ORDER"#), "{sqlite}");
+    }
+
+    #[test]
+    fn skip_without_limit_gets_loopbacks_hundred() {
+        let [sqlite, ..] = sql(json!({"skip": 3}));
+        assert!(sqlite.ends_with("LIMIT 100 OFFSET 3"), "{sqlite}");
+    }
+
+    #[test]
+    fn glob_escapes_its_own_wildcards() {
+        assert_eq!(like_to_glob("a*b?c[d%_"), "a[*]b[?]c[[]d*?");
+    }
+}

@@ -1,0 +1,90 @@
+//! # persisted-model
+//!
+//! LoopBack 3's PersistedModel REST API for sea-orm entities, served by actix-web.
+//! Derive [`PersistedModel`] on an entity's `Model`, register it with a [`RestApi`], and the
+//! model answers every PersistedModel route: create, find, findById, findOne, count, exists,
+//! replace, patch, upsert, updateAll, deleteById and its relation routes, with LoopBack's
+//! filter language and error shapes.
+//!
+//! ```no_run
+//! use persisted_model::prelude::*;
+//! use sea_orm::entity::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+//! #[sea_orm(table_name = "note")]
+//! #[serde(rename_all = "camelCase")]
+//! pub struct Model {
+//!     #[sea_orm(primary_key)]
+//!     pub id: i32,
+//!     pub title: String,
+//!     pub body: Option<String>,
+//! }
+//!
+//! #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! pub enum Relation {}
+//!
+//! impl ActiveModelBehavior for ActiveModel {}
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let db = persisted_model::connect("sqlite::memory:").await.expect("database");
+//!     let api = RestApi::builder(db).model::<Model>().build().await.expect("tables");
+//!     actix_web::HttpServer::new(move || {
+//!         actix_web::App::new().service(api.scope("/api")).default_service(actix_web::web::to(url_not_found))
+//!     })
+//!     .bind(("127.0.0.1", 3000))?
+//!     .run()
+//!     .await
+//! }
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+extern crate self as persisted_model;
+
+mod database;
+mod error;
+pub mod filter;
+mod model;
+mod rest;
+mod store;
+mod validation;
+mod value;
+
+pub mod prelude;
+#[doc(hidden)]
+pub mod testing;
+
+#[doc(inline)]
+pub use database::{DEFAULT_DATABASE_URL, connect, connect_from_env};
+#[doc(inline)]
+pub use error::{Error, Result};
+#[doc(inline)]
+pub use model::{
+    CallContext, DefaultValue, FloatWidth, Instance, IntegerWidth, ModelDefinition, ModelHandle, ModelHooks,
+    ModelRegistry, ModelSettings, PersistedModel, Property, PropertyType, Relation, RelationKind, SaveEvent, pluralize,
+};
+#[doc(inline)]
+pub use rest::{
+    AccessType, DEFAULT_BODY_LIMIT, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestApiBuilder, RestState,
+    remote_methods, url_not_found,
+};
+#[doc(inline)]
+pub use store::Store;
+#[doc(inline)]
+pub use validation::{Rule, ValidationError, Violation};
+#[doc(inline)]
+pub use value::{coerce, format_date, parse_date};
+
+/// `#[derive(PersistedModel)]`: see the crate documentation.
+#[cfg(feature = "derive")]
+pub use persisted_model_derive::PersistedModel;
+
+/// Paths used by generated code; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use actix_web;
+    pub use sea_orm;
+    pub use serde_json;
+}

@@ -1,0 +1,26 @@
+//! Models: the runtime definition, the trait the derive implements, hooks, and the registry.
+
+mod definition;
+mod hooks;
+mod registry;
+
+pub use definition::{
+    DefaultValue, FloatWidth, IntegerWidth, ModelDefinition, ModelSettings, Property, PropertyType, Relation,
+    RelationKind, pluralize,
+};
+pub use hooks::{CallContext, Instance, ModelHooks, SaveEvent};
+pub(crate) use hooks::{DynHooks, HooksOf, NoHooks};
+pub use registry::{ModelHandle, ModelRegistry};
+
+use sea_orm::DbBackend;
+use sea_orm::sea_query::TableCreateStatement;
+
+/// A model with the LoopBack PersistedModel REST API. Implemented by
+/// `#[derive(PersistedModel)]` on a sea-orm entity's `Model`.
+pub trait PersistedModel: ModelHooks + Sized {
+    /// The model's runtime definition (built once per call; registries keep it).
+    fn definition() -> ModelDefinition;
+
+    /// The `CREATE TABLE` statement for the model's entity on this back end.
+    fn create_table_statement(backend: DbBackend) -> TableCreateStatement;
+}

@@ -1,0 +1,102 @@
+//! The set of models an application serves, looked up by name for relations and includes.
+
+use std::sync::Arc;
+
+use sea_orm::DbBackend;
+use sea_orm::sea_query::TableCreateStatement;
+
+use super::{DynHooks, HooksOf, ModelDefinition, NoHooks, PersistedModel};
+use crate::filter::ModelLookup;
+
+/// One registered model: its definition, its hooks and how to create its table.
+#[derive(Clone)]
+pub struct ModelHandle {
+    inner: Arc<Entry>,
+}
+
+struct Entry {
+    definition: ModelDefinition,
+    hooks: Box<dyn DynHooks>,
+    create_table: Option<fn(DbBackend) -> TableCreateStatement>,
+}
+
+impl ModelHandle {
+    /// The handle of a derived model.
+    pub fn of<M: PersistedModel>() -> Self {
+        Self::from_parts(M::definition(), Box::new(HooksOf::<M>(Default::default())), Some(M::create_table_statement))
+    }
+
+    /// A model served from a definition alone, with no hooks and no table creation.
+    pub fn from_definition(definition: ModelDefinition) -> Self {
+        Self::from_parts(definition, Box::new(HooksOf::<NoHooks>(Default::default())), None)
+    }
+
+    fn from_parts(
+        definition: ModelDefinition,
+        hooks: Box<dyn DynHooks>,
+        create_table: Option<fn(DbBackend) -> TableCreateStatement>,
+    ) -> Self {
+        Self { inner: Arc::new(Entry { definition, hooks, create_table }) }
+    }
+
+    /// Changes the definition (path, table, settings...) before the model is registered.
+    pub fn map_definition(self, f: impl FnOnce(&mut ModelDefinition)) -> Self {
+        let entry = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("map_definition on a shared model handle"));
+        let mut definition = entry.definition;
+        f(&mut definition);
+        Self::from_parts(definition, entry.hooks, entry.create_table)
+    }
+
+    /// The model's definition.
+    pub fn definition(&self) -> &ModelDefinition {
+        &self.inner.definition
+    }
+
+    pub(crate) fn hooks(&self) -> &dyn DynHooks {
+        &*self.inner.hooks
+    }
+
+    /// The CREATE TABLE statement for the model, if it has an entity.
+    pub fn create_table_statement(&self, backend: DbBackend) -> Option<TableCreateStatement> {
+        let mut stmt = (self.inner.create_table?)(backend);
+        stmt.table(sea_orm::sea_query::Alias::new(self.inner.definition.table.as_str()));
+        stmt.if_not_exists();
+        Some(stmt)
+    }
+}
+
+impl std::fmt::Debug for ModelHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelHandle").field("model", &self.inner.definition.name).finish()
+    }
+}
+
+/// Every model of an application, by name.
+#[derive(Debug, Clone, Default)]
+pub struct ModelRegistry {
+    models: Vec<ModelHandle>,
+}
+
+impl ModelRegistry {
+    /// Adds a model; a later model with the same name replaces the earlier one.
+    pub fn insert(&mut self, model: ModelHandle) {
+        self.models.retain(|m| m.definition().name != model.definition().name);
+        self.models.push(model);
+    }
+
+    /// The model with this name.
+    pub fn get(&self, name: &str) -> Option<&ModelHandle> {
+        self.models.iter().find(|m| m.definition().name == name)
+    }
+
+    /// All models, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &ModelHandle> {
+        self.models.iter()
+    }
+}
+
+impl ModelLookup for ModelRegistry {
+    fn model(&self, name: &str) -> Option<&ModelDefinition> {
+        self.get(name).map(ModelHandle::definition)
+    }
+}

@@ -1,0 +1,159 @@
+//! One handler for every route: it reads the arguments the remote method takes, runs the
+//! operation and answers in LoopBack's shapes.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Value, json};
+
+use super::RestState;
+use super::body::read_body;
+use super::relations;
+use super::remote_method::Operation;
+use super::routes::RouteTarget;
+use crate::error::{Error, Result};
+use crate::filter::{Filter, FilterUse, QueryParams, Where, object_argument, parse_filter, parse_where};
+use crate::model::{CallContext, ModelDefinition};
+use crate::store::Store;
+use crate::value::parse_id;
+
+/// A 200 JSON response.
+pub(crate) fn json_ok(body: &Value) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json; charset=utf-8").body(body.to_string())
+}
+
+/// Arguments read from the query string, parsed once per request.
+pub(crate) struct Args<'a> {
+    pub(crate) params: QueryParams,
+    pub(crate) state: &'a RestState,
+}
+
+impl Args<'_> {
+    /// The `filter` argument, checked against the model.
+    pub(crate) fn filter(&self, model: &ModelDefinition, usage: FilterUse) -> Result<Filter> {
+        match object_argument(&self.params, "filter")? {
+            None => parse_filter(&Value::Null, model, &*self.state.registry, &self.state.limits, usage),
+            Some(v) => parse_filter(&v, model, &*self.state.registry, &self.state.limits, usage),
+        }
+        .map_err(Error::from)
+    }
+
+    /// The `where` argument, checked against the model.
+    pub(crate) fn where_(&self, model: &ModelDefinition) -> Result<Option<Where>> {
+        match object_argument(&self.params, "where")? {
+            None => Ok(None),
+            Some(v) => Ok(parse_where(&v, model, &self.state.limits)?),
+        }
+    }
+}
+
+/// The `{id}` path segment parsed as the model's id type; `None` when it cannot be one.
+pub(crate) fn path_id(req: &HttpRequest, model: &ModelDefinition, name: &str) -> (String, Option<Value>) {
+    let raw = req.match_info().get(name).unwrap_or_default().to_owned();
+    let id = parse_id(model.id_property().ty, &raw);
+    (raw, id)
+}
+
+/// Runs the remote method a route stands for.
+pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteTarget) -> Result<HttpResponse> {
+    let state = req
+        .app_data::<Data<RestState>>()
+        .ok_or_else(|| Error::Internal("RestState is not registered as app data".into()))?;
+    let state: &RestState = state;
+    let model = &target.model;
+    let def = model.definition();
+    let store = Store {
+        db: &state.db,
+        registry: &state.registry,
+        model,
+        call: CallContext { model: def, method: &target.method, request: Some(&req) },
+        limits: &state.limits,
+    };
+    let args = Args { params: QueryParams::parse(req.query_string()), state };
+    let body = if target.reads_body { read_body(&req, payload, state.body_limit).await? } else { Value::Null };
+
+    match &target.operation {
+        Operation::Find => {
+            let filter = args.filter(def, FilterUse::Full)?;
+            Ok(json_ok(&Value::Array(store.find(filter).await?.into_iter().map(Value::Object).collect())))
+        }
+        Operation::FindOne => {
+            let filter = args.filter(def, FilterUse::Full)?;
+            match store.find_one(filter).await? {
+                Some(found) => Ok(json_ok(&Value::Object(found))),
+                None => Err(Error::unknown_id(&def.name, "undefined")),
+            }
+        }
+        Operation::FindById => {
+            let filter = args.filter(def, FilterUse::FieldsAndInclude)?;
+            let (raw, id) = path_id(&req, def, "id");
+            let found = match id {
+                Some(id) => store.find_by_id(&id, filter).await?,
+                None => None,
+            };
+            found.map(|f| json_ok(&Value::Object(f))).ok_or_else(|| Error::unknown_id(&def.name, &raw))
+        }
+        Operation::Count => {
+            let where_ = args.where_(def)?;
+            Ok(json_ok(&json!({ "count": store.count(where_).await? })))
+        }
+        Operation::Exists => {
+            let exists = match path_id(&req, def, "id").1 {
+                Some(id) => store.exists(&id).await?,
+                None => false,
+            };
+            Ok(json_ok(&json!({ "exists": exists })))
+        }
+        Operation::ExistsHead => {
+            let exists = match path_id(&req, def, "id").1 {
+                Some(id) => store.exists(&id).await?,
+                None => false,
+            };
+            Ok(if exists { HttpResponse::Ok().finish() } else { HttpResponse::NotFound().finish() })
+        }
+        Operation::Create => Ok(json_ok(&store.create(&body).await?)),
+        Operation::PatchOrCreate => Ok(json_ok(&Value::Object(store.patch_or_create(&body).await?))),
+        Operation::ReplaceOrCreate => Ok(json_ok(&Value::Object(store.replace_or_create(&body).await?))),
+        Operation::UpsertWithWhere => {
+            let where_ = args.where_(def)?.ok_or_else(|| Error::bad_request("upsertWithWhere requires a non-empty where"))?;
+            Ok(json_ok(&Value::Object(store.upsert_with_where(where_, &body).await?)))
+        }
+        Operation::UpdateAll => {
+            let where_ = args.where_(def)?.ok_or_else(|| {
+                Error::bad_request("updateAll requires a non-empty where: it would change every row")
+            })?;
+            Ok(json_ok(&json!({ "count": store.update_all(where_, &body).await? })))
+        }
+        Operation::ReplaceById => {
+            let (raw, id) = path_id(&req, def, "id");
+            match id {
+                Some(id) => Ok(json_ok(&Value::Object(store.replace_by_id(&id, &body).await?))),
+                None => Err(Error::not_found(format!("Could not replace. Object with id {raw} does not exist!"))),
+            }
+        }
+        Operation::PatchAttributes => {
+            let (raw, id) = path_id(&req, def, "id");
+            match id {
+                Some(id) => Ok(json_ok(&Value::Object(store.patch_attributes(&id, &body).await?))),
+                None => Err(Error::not_found(format!("could not find a model with id {raw}")).with_code("MODEL_NOT_FOUND")),
+            }
+        }
+        Operation::DeleteById => {
+            let (raw, id) = path_id(&req, def, "id");
+            let count = match id {
+                Some(id) => store.delete_by_id(&id).await?,
+                None => 0,
+            };
+            if count == 0 && def.settings.strict_delete {
+                return Err(Error::not_found(format!("No instance with id {raw} found for {}", def.name)).with_code("NOT_FOUND"));
+            }
+            Ok(json_ok(&json!({ "count": count })))
+        }
+        Operation::Relation { relation, op } => relations::handle(&req, &store, &args, relation, *op, &body).await,
+    }
+}
+
+/// 204 No Content, for methods without a result.
+pub(crate) fn no_content() -> HttpResponse {
+    HttpResponse::build(StatusCode::NO_CONTENT).finish()
+}

@@ -1,0 +1,175 @@
+//! `include`: related instances loaded with one query per relation level, batched by key
+//! (one query per parent only when the scope pages with limit/skip).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::{Store, sql};
+use crate::error::{Error, Result};
+use crate::filter::{Filter, Include, Op, Where};
+use crate::model::{Instance, ModelHandle, Relation, RelationKind};
+
+/// Keys per `IN (...)` list, as LoopBack's `inqLimit`.
+const CHUNK: usize = 256;
+
+/// Loads every include of `filter` into `rows` (raw rows; shaping happens later).
+pub(super) fn load<'a>(
+    store: &'a Store<'_>,
+    rows: &'a mut [Instance],
+    filter: &'a Filter,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
+    // Boxed: nested scopes recurse through here.
+    Box::pin(async move {
+        for include in &filter.include {
+            load_one(store, rows, include).await?;
+        }
+        Ok(())
+    })
+}
+
+fn key_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(format!("s:{s}")),
+        other => Some(format!("n:{other}")),
+    }
+}
+
+async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -> Result<()> {
+    let def = store.model.definition();
+    let rel = def
+        .relation(&include.relation)
+        .ok_or_else(|| Error::bad_request(format!("Relation \"{}\" is not defined for {} model", include.relation, def.name)))?;
+    let target = store
+        .registry
+        .get(&rel.model)
+        .ok_or_else(|| Error::Internal(format!("model {} is not registered", rel.model)))?;
+    let target_store = store.for_model(target, "find");
+    let id_name = def.id_property().name.clone();
+    match rel.kind {
+        RelationKind::BelongsTo => {
+            let keys = distinct(rows.iter().filter_map(|r| r.get(&rel.foreign_key)));
+            if keys.is_empty() {
+                return Ok(());
+            }
+            let target_id = target.definition().id_property().name.clone();
+            let found = fetch_in(&target_store, &include.scope, &target_id, &keys).await?;
+            let by_id = index_by(&found, &target_id);
+            for row in rows.iter_mut() {
+                let hit = row.get(&rel.foreign_key).and_then(key_text).and_then(|k| by_id.get(&k));
+                if let Some(&i) = hit {
+                    let shaped = target_store.present(found[i].clone(), &include.scope).await?;
+                    row.insert(rel.name.clone(), Value::Object(shaped));
+                }
+            }
+        }
+        RelationKind::HasMany | RelationKind::HasOne => {
+            let keys = distinct(rows.iter().filter_map(|r| r.get(&id_name)));
+            let per_parent = include.scope.limit.is_some() || include.scope.skip.is_some();
+            let found = if per_parent || rel.kind == RelationKind::HasOne {
+                let mut all = Vec::new();
+                for key in &keys {
+                    let mut scope = include.scope.clone();
+                    if rel.kind == RelationKind::HasOne {
+                        scope.limit = Some(1);
+                    }
+                    all.extend(fetch_in(&target_store, &scope, &rel.foreign_key, std::slice::from_ref(key)).await?);
+                }
+                all
+            } else {
+                fetch_in(&target_store, &include.scope, &rel.foreign_key, &keys).await?
+            };
+            attach_grouped(&target_store, rows, rel, &id_name, &found, &rel.foreign_key, include).await?;
+        }
+        RelationKind::HasManyThrough => {
+            let through = through_model(store, rel)?;
+            let key_through = rel.key_through.clone().unwrap_or_default();
+            let keys = distinct(rows.iter().filter_map(|r| r.get(&id_name)));
+            let links = fetch_in(&store.for_model(through, "find"), &Filter::default(), &rel.foreign_key, &keys).await?;
+            let target_keys = distinct(links.iter().filter_map(|l| l.get(&key_through)));
+            let target_id = target.definition().id_property().name.clone();
+            let found = fetch_in(&target_store, &include.scope, &target_id, &target_keys).await?;
+            let by_id = index_by(&found, &target_id);
+            for row in rows.iter_mut() {
+                let parent = row.get(&id_name).and_then(key_text);
+                let mut items = Vec::new();
+                // Keep the target query's order: walk the targets, keep those linked to this parent.
+                let linked: Vec<usize> = links
+                    .iter()
+                    .filter(|l| l.get(&rel.foreign_key).and_then(key_text) == parent)
+                    .filter_map(|l| l.get(&key_through).and_then(key_text).and_then(|k| by_id.get(&k).copied()))
+                    .collect();
+                for (i, item) in found.iter().enumerate() {
+                    if linked.contains(&i) {
+                        items.push(Value::Object(target_store.present(item.clone(), &include.scope).await?));
+                    }
+                }
+                row.insert(rel.name.clone(), Value::Array(items));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn through_model<'a>(store: &Store<'a>, rel: &Relation) -> Result<&'a ModelHandle> {
+    let name = rel.through.as_deref().unwrap_or_default();
+    store.registry.get(name).ok_or_else(|| Error::Internal(format!("through model {name} is not registered")))
+}
+
+async fn attach_grouped(
+    target_store: &Store<'_>,
+    rows: &mut [Instance],
+    rel: &Relation,
+    id_name: &str,
+    found: &[Instance],
+    fk: &str,
+    include: &Include,
+) -> Result<()> {
+    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, item) in found.iter().enumerate() {
+        if let Some(k) = item.get(fk).and_then(key_text) {
+            groups.entry(k).or_default().push(i);
+        }
+    }
+    for row in rows.iter_mut() {
+        let members = row.get(id_name).and_then(key_text).and_then(|k| groups.get(&k)).cloned().unwrap_or_default();
+        let mut items = Vec::with_capacity(members.len());
+        for i in members {
+            items.push(Value::Object(target_store.present(found[i].clone(), &include.scope).await?));
+        }
+        if rel.kind == RelationKind::HasOne {
+            row.insert(rel.name.clone(), items.into_iter().next().unwrap_or(Value::Null));
+        } else {
+            row.insert(rel.name.clone(), Value::Array(items));
+        }
+    }
+    Ok(())
+}
+
+fn distinct<'v>(values: impl Iterator<Item = &'v Value>) -> Vec<Value> {
+    let mut seen = std::collections::HashSet::new();
+    values.filter(|v| key_text(v).is_some_and(|k| seen.insert(k))).cloned().collect()
+}
+
+fn index_by(rows: &[Instance], key: &str) -> HashMap<String, usize> {
+    rows.iter().enumerate().filter_map(|(i, r)| r.get(key).and_then(key_text).map(|k| (k, i))).collect()
+}
+
+/// Raw target rows whose `key` is one of `keys`, within the scope (where, order, limit, skip),
+/// with the scope's own includes loaded.
+async fn fetch_in(store: &Store<'_>, scope: &Filter, key: &str, keys: &[Value]) -> Result<Vec<Instance>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let cond = Where::Cond { property: key.to_owned(), op: Op::Inq(chunk.to_vec()) };
+        let where_ = match &scope.where_ {
+            Some(w) => Where::And(vec![cond, w.clone()]),
+            None => cond,
+        };
+        let filter = Filter { where_: store.access(Some(where_)).await?, include: Vec::new(), fields: None, ..scope.clone() };
+        let mut rows = sql::find(store.db, store.model.definition(), &filter).await?;
+        load(store, &mut rows, &Filter { include: scope.include.clone(), ..Filter::default() }).await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

@@ -1,0 +1,311 @@
+//! The semantics of each PersistedModel method over the database: validation, hooks, SQL,
+//! includes and the shaping of results. Knows nothing of HTTP beyond the call context.
+
+mod include;
+mod input;
+mod sql;
+
+pub use input::{WriteKind, body_id, body_object, prepare, validate_instance};
+pub use sql::find as find_rows;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::filter::{Filter, FilterLimits, Where};
+use crate::model::{CallContext, Instance, ModelDefinition, ModelHandle, ModelRegistry, SaveEvent};
+use crate::value::id_text;
+
+/// Everything an operation needs: the connection, the models, and the call.
+#[derive(Clone)]
+pub struct Store<'a> {
+    /// The database.
+    pub db: &'a DatabaseConnection,
+    /// Every model of the application.
+    pub registry: &'a ModelRegistry,
+    /// The model operated on.
+    pub model: &'a ModelHandle,
+    /// Who called which method.
+    pub call: CallContext<'a>,
+    /// Query limits.
+    pub limits: &'a FilterLimits,
+}
+
+impl<'a> Store<'a> {
+    fn def(&self) -> &'a ModelDefinition {
+        self.model.definition()
+    }
+
+    /// The same store for another model (relations).
+    pub fn for_model(&self, model: &'a ModelHandle, method: &'a str) -> Store<'a> {
+        Store {
+            model,
+            call: CallContext { model: model.definition(), method, request: self.call.request },
+            ..self.clone()
+        }
+    }
+
+    async fn access(&self, mut where_: Option<Where>) -> Result<Option<Where>> {
+        self.model.hooks().access(&self.call, &mut where_).await?;
+        Ok(where_)
+    }
+
+    /// find: the matching instances, shaped for the client.
+    pub async fn find(&self, mut filter: Filter) -> Result<Vec<Instance>> {
+        filter.where_ = self.access(filter.where_.take()).await?;
+        let mut rows = sql::find(self.db, self.def(), &filter).await?;
+        include::load(self, &mut rows, &filter).await?;
+        self.present_all(rows, &filter).await
+    }
+
+    /// findOne: the first matching instance.
+    pub async fn find_one(&self, mut filter: Filter) -> Result<Option<Instance>> {
+        filter.limit = Some(1);
+        Ok(self.find(filter).await?.into_iter().next())
+    }
+
+    /// findById: the instance with this id, honouring the filter's fields and include.
+    pub async fn find_by_id(&self, id: &Value, filter: Filter) -> Result<Option<Instance>> {
+        let filter = Filter { where_: Some(sql::id_where(self.def(), id)), limit: Some(1), ..filter };
+        Ok(self.find(filter).await?.into_iter().next())
+    }
+
+    /// count.
+    pub async fn count(&self, where_: Option<Where>) -> Result<u64> {
+        let where_ = self.access(where_).await?;
+        Ok(sql::count(self.db, self.def(), where_.as_ref()).await?)
+    }
+
+    /// exists.
+    pub async fn exists(&self, id: &Value) -> Result<bool> {
+        Ok(self.count(Some(sql::id_where(self.def(), id))).await? > 0)
+    }
+
+    /// create with an object or an array; an array is created in one transaction, so one
+    /// invalid item writes nothing.
+    pub async fn create(&self, body: &Value) -> Result<Value> {
+        match body {
+            Value::Array(items) => {
+                let mut prepared = Vec::with_capacity(items.len());
+                for item in items {
+                    prepared.push(prepare(self.def(), &body_object(item)?, WriteKind::Create)?);
+                }
+                let txn = self.db.begin().await?;
+                let mut out = Vec::with_capacity(prepared.len());
+                for data in prepared {
+                    out.push(Value::Object(self.insert(&txn, data).await?));
+                }
+                txn.commit().await?;
+                Ok(Value::Array(out))
+            }
+            other => {
+                let data = prepare(self.def(), &body_object(other)?, WriteKind::Create)?;
+                Ok(Value::Object(self.insert(self.db, data).await?))
+            }
+        }
+    }
+
+    /// Creates one instance from prepared data and returns it shaped for the client.
+    pub async fn create_prepared(&self, data: Instance) -> Result<Instance> {
+        self.insert(self.db, data).await
+    }
+
+    async fn insert<C: ConnectionTrait>(&self, db: &C, data: Instance) -> Result<Instance> {
+        let mut event = SaveEvent { is_new: true, data, current: None, where_: None };
+        self.model.hooks().before_save(&self.call, &mut event).await?;
+        let id = sql::insert(db, self.def(), &event.data).await?;
+        let stored = sql::find_by_id(db, self.def(), &id)
+            .await?
+            .ok_or_else(|| Error::Internal("inserted row not found".into()))?;
+        self.model.hooks().after_save(&self.call, &stored, true).await?;
+        self.present(stored, &Filter::default()).await
+    }
+
+    /// replaceById: the whole instance is replaced; omitted properties get defaults or null.
+    pub async fn replace_by_id(&self, id: &Value, body: &Value) -> Result<Instance> {
+        let data = body_object(body)?;
+        if let Some(body_id) = body_id(self.def(), &data)
+            && body_id != *id
+        {
+            return Err(Error::bad_request(format!(
+                "id property ({}) cannot be updated from {} to {}",
+                self.def().id_property().name,
+                id_text(id),
+                id_text(&body_id)
+            )));
+        }
+        let prepared = prepare(self.def(), &data, WriteKind::Replace)?;
+        self.replace(id, prepared, || {
+            Error::not_found(format!("Could not replace. Object with id {} does not exist!", id_text(id)))
+        })
+        .await
+    }
+
+    async fn replace(&self, id: &Value, mut data: Instance, missing: impl FnOnce() -> Error) -> Result<Instance> {
+        let Some(current) = sql::find_by_id(self.db, self.def(), id).await? else {
+            return Err(missing());
+        };
+        // Properties the replacement leaves out become null (defaults were applied already).
+        for p in &self.def().properties {
+            if !p.generated && p.name != self.def().id_property().name && !data.contains_key(&p.name) && !p.server_managed {
+                data.insert(p.name.clone(), Value::Null);
+            }
+        }
+        self.update_one(id, data, current).await
+    }
+
+    /// patchAttributes: merges the body into the stored instance.
+    pub async fn patch_attributes(&self, id: &Value, body: &Value) -> Result<Instance> {
+        let data = body_object(body)?;
+        let Some(current) = sql::find_by_id(self.db, self.def(), id).await? else {
+            return Err(Error::not_found(format!("could not find a model with id {}", id_text(id)))
+                .with_code("MODEL_NOT_FOUND"));
+        };
+        if let Some(body_id) = body_id(self.def(), &data)
+            && body_id != *id
+        {
+            return Err(Error::bad_request(if self.def().force_id() {
+                format!(
+                    "id cannot be updated from {} to {} when forceId is set to true",
+                    id_text(id),
+                    id_text(&body_id)
+                )
+            } else {
+                format!("id property ({}) cannot be updated", self.def().id_property().name)
+            }));
+        }
+        let prepared = prepare(self.def(), &data, WriteKind::Patch)?;
+        self.patch(id, prepared, current).await
+    }
+
+    async fn patch(&self, id: &Value, data: Instance, current: Instance) -> Result<Instance> {
+        let mut merged = current.clone();
+        merged.extend(data.clone());
+        validate_instance(self.def(), &merged)?;
+        self.update_one(id, data, current).await
+    }
+
+    async fn update_one(&self, id: &Value, data: Instance, current: Instance) -> Result<Instance> {
+        let mut event = SaveEvent { is_new: false, data, current: Some(current), where_: None };
+        self.model.hooks().before_save(&self.call, &mut event).await?;
+        let where_ = sql::id_where(self.def(), id);
+        sql::update(self.db, self.def(), &where_, &event.data).await?;
+        let stored = sql::find_by_id(self.db, self.def(), id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("could not find a model with id {}", id_text(id))))?;
+        self.model.hooks().after_save(&self.call, &stored, false).await?;
+        self.present(stored, &Filter::default()).await
+    }
+
+    /// patchOrCreate (PATCH /): updates the instance named by the body's id, else creates.
+    pub async fn patch_or_create(&self, body: &Value) -> Result<Instance> {
+        let data = body_object(body)?;
+        match body_id(self.def(), &data) {
+            None => self.insert(self.db, prepare(self.def(), &data, WriteKind::Create)?).await,
+            Some(id) => {
+                let prepared = prepare(self.def(), &data, WriteKind::Patch)?;
+                match sql::find_by_id(self.db, self.def(), &id).await? {
+                    Some(current) => self.patch(&id, prepared, current).await,
+                    None if self.def().force_id() => Err(Error::not_found(format!(
+                        "Could not update attributes. Object with id {} does not exist!",
+                        id_text(&id)
+                    ))),
+                    None => self.insert_with_id(&data, &id).await,
+                }
+            }
+        }
+    }
+
+    /// replaceOrCreate (PUT /, POST /replaceOrCreate).
+    pub async fn replace_or_create(&self, body: &Value) -> Result<Instance> {
+        let data = body_object(body)?;
+        match body_id(self.def(), &data) {
+            None => self.insert(self.db, prepare(self.def(), &data, WriteKind::Create)?).await,
+            Some(id) => {
+                if !self.def().force_id() && !sql::exists(self.db, self.def(), &id).await? {
+                    return self.insert_with_id(&data, &id).await;
+                }
+                let prepared = prepare(self.def(), &data, WriteKind::Replace)?;
+                self.replace(&id, prepared, || {
+                    Error::not_found(format!("Could not replace. Object with id {} does not exist!", id_text(&id)))
+                })
+                .await
+            }
+        }
+    }
+
+    async fn insert_with_id(&self, data: &Instance, id: &Value) -> Result<Instance> {
+        let mut prepared = prepare(self.def(), data, WriteKind::Create)?;
+        prepared.insert(self.def().id_property().name.clone(), id.clone());
+        self.insert(self.db, prepared).await
+    }
+
+    /// upsertWithWhere: validates the data alone, then patches the single match or creates.
+    pub async fn upsert_with_where(&self, where_: Where, body: &Value) -> Result<Instance> {
+        let data = body_object(body)?;
+        if data.is_empty() {
+            return Err(Error::bad_request("data object cannot be empty!"));
+        }
+        let prepared = prepare(self.def(), &data, WriteKind::Create)?;
+        let filter = Filter { where_: self.access(Some(where_)).await?, limit: Some(2), ..Filter::default() };
+        let mut matches = sql::find(self.db, self.def(), &filter).await?;
+        match matches.len() {
+            0 => self.insert(self.db, prepared).await,
+            1 => {
+                let current = matches.pop().expect("one match");
+                let id = current.get(&self.def().id_property().name).cloned().unwrap_or(Value::Null);
+                let patch = prepare(self.def(), &data, WriteKind::Patch)?;
+                self.patch(&id, patch, current).await
+            }
+            _ => Err(Error::bad_request("There are multiple instances found.Upsert Operation will not be performed!")),
+        }
+    }
+
+    /// updateAll: sets the data on every row matching a non-empty where.
+    pub async fn update_all(&self, where_: Where, body: &Value) -> Result<u64> {
+        let data = prepare(self.def(), &body_object(body)?, WriteKind::UpdateAll)?;
+        let where_ = self.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("updateAll requires a where"))?;
+        let mut event = SaveEvent { is_new: false, data, current: None, where_: Some(where_.clone()) };
+        self.model.hooks().before_save(&self.call, &mut event).await?;
+        Ok(sql::update(self.db, self.def(), &where_, &event.data).await?)
+    }
+
+    /// deleteById: `{count}` of 0 or 1.
+    pub async fn delete_by_id(&self, id: &Value) -> Result<u64> {
+        self.delete_where(sql::id_where(self.def(), id)).await
+    }
+
+    /// Deletes every row matching `where_` (after the access hook).
+    pub async fn delete_where(&self, where_: Where) -> Result<u64> {
+        let where_ = self.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("delete requires a where"))?;
+        self.model.hooks().before_delete(&self.call, &where_).await?;
+        let n = sql::delete(self.db, self.def(), &where_).await?;
+        self.model.hooks().after_delete(&self.call, &where_, n).await?;
+        Ok(n)
+    }
+
+    /// Updates the rows matching `where_` with prepared data (relation writes).
+    pub async fn update_where(&self, where_: &Where, data: &Instance) -> Result<u64> {
+        Ok(sql::update(self.db, self.def(), where_, data).await?)
+    }
+
+    async fn present_all(&self, rows: Vec<Instance>, filter: &Filter) -> Result<Vec<Instance>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.present(row, filter).await?);
+        }
+        Ok(out)
+    }
+
+    /// Shapes a stored row for the client: `loaded` hook, then hidden properties removed and
+    /// `fields` applied (included relations are kept).
+    pub async fn present(&self, mut row: Instance, filter: &Filter) -> Result<Instance> {
+        self.model.hooks().loaded(&self.call, &mut row).await?;
+        let def = self.def();
+        row.retain(|key, _| match def.property(key) {
+            Some(p) => !p.hidden && filter.fields.as_ref().is_none_or(|f| f.iter().any(|n| n == key)),
+            None => filter.include.iter().any(|i| i.relation == *key),
+        });
+        Ok(row)
+    }
+}

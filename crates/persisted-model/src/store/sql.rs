@@ -1,0 +1,142 @@
+//! Row-level SQL over any sea-orm connection, driven by a [`ModelDefinition`]: one statement per
+//! call, every value bound.
+
+use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use serde_json::Value;
+
+use crate::filter::{self, Filter, Where};
+use crate::model::{Instance, ModelDefinition};
+use crate::value::{from_row, to_db};
+
+fn table(model: &ModelDefinition) -> Alias {
+    Alias::new(model.table.as_str())
+}
+
+/// `SELECT` every column of the model with the filter's where, order, limit and skip.
+pub fn select_statement(model: &ModelDefinition, filter: &Filter, backend: DbBackend) -> SelectStatement {
+    let mut select = Query::select();
+    for p in &model.properties {
+        select.expr(filter::column(model, p));
+    }
+    select.from(table(model));
+    filter::apply(&mut select, filter, model, backend);
+    select
+}
+
+/// The rows matching the filter, as JSON objects with every property (hidden ones too).
+pub async fn find<C: ConnectionTrait>(db: &C, model: &ModelDefinition, filter: &Filter) -> Result<Vec<Instance>, DbErr> {
+    let backend = db.get_database_backend();
+    let rows = db.query_all(&select_statement(model, filter, backend)).await?;
+    rows.iter()
+        .map(|row| {
+            let mut out = Instance::with_capacity(model.properties.len());
+            for (i, p) in model.properties.iter().enumerate() {
+                out.insert(p.name.clone(), from_row(row, i, p.ty)?);
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
+/// The row with this id.
+pub async fn find_by_id<C: ConnectionTrait>(db: &C, model: &ModelDefinition, id: &Value) -> Result<Option<Instance>, DbErr> {
+    let filter = Filter { where_: Some(id_where(model, id)), limit: Some(1), ..Filter::default() };
+    Ok(find(db, model, &filter).await?.into_iter().next())
+}
+
+/// `where id = ?`.
+pub fn id_where(model: &ModelDefinition, id: &Value) -> Where {
+    Where::eq(model.id_property().name.clone(), id.clone())
+}
+
+/// The number of rows matching `where_`.
+pub async fn count<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_: Option<&Where>) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let mut select = Query::select();
+    select.expr(Expr::cust("COUNT(*)")).from(table(model));
+    if let Some(w) = where_ {
+        select.cond_where(filter::condition(w, model, backend));
+    }
+    let row = db.query_one(&select).await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Whether a row with this id exists.
+pub async fn exists<C: ConnectionTrait>(db: &C, model: &ModelDefinition, id: &Value) -> Result<bool, DbErr> {
+    Ok(count(db, model, Some(&id_where(model, id))).await? > 0)
+}
+
+/// Inserts one row of coerced data and returns its id.
+pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &Instance) -> Result<Value, DbErr> {
+    let backend = db.get_database_backend();
+    let id = model.id_property();
+    let mut insert = Query::insert();
+    insert.into_table(table(model));
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for p in &model.properties {
+        if let Some(v) = data.get(&p.name) {
+            if p.generated && v.is_null() {
+                continue;
+            }
+            columns.push(Alias::new(p.column.as_str()));
+            values.push(Expr::val(to_db(p.ty, v)));
+        }
+    }
+    if columns.is_empty() {
+        // Every column defaulted: `INSERT ... DEFAULT VALUES` on every back end we support.
+        insert.or_default_values();
+    } else {
+        insert.columns(columns);
+        insert.values(values).map_err(|e| DbErr::Custom(e.to_string()))?;
+    }
+    if let Some(v) = data.get(&id.name).filter(|v| !v.is_null()) {
+        db.execute(&insert).await?;
+        return Ok(v.clone());
+    }
+    match backend {
+        DbBackend::MySql => {
+            let result = db.execute(&insert).await?;
+            Ok(Value::from(result.last_insert_id()))
+        }
+        _ => {
+            insert.returning_col(Alias::new(id.column.as_str()));
+            let row = db.query_one(&insert).await?.ok_or_else(|| DbErr::Custom("INSERT returned no row".into()))?;
+            from_row(&row, 0, id.ty)
+        }
+    }
+}
+
+/// Sets the given properties on every row matching `where_`; returns the number of rows.
+pub async fn update<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_: &Where, data: &Instance) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let mut update = Query::update();
+    update.table(table(model));
+    let mut any = false;
+    for p in &model.properties {
+        if let Some(v) = data.get(&p.name) {
+            update.value(Alias::new(p.column.as_str()), Expr::val(to_db(p.ty, v)));
+            any = true;
+        }
+    }
+    if !any {
+        return count(db, model, Some(where_)).await;
+    }
+    update.cond_where(filter::condition(where_, model, backend));
+    Ok(db.execute(&update).await?.rows_affected())
+}
+
+/// Deletes every row matching `where_`; returns the number of rows.
+pub async fn delete<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_: &Where) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let mut delete = Query::delete();
+    delete.from_table(table(model));
+    delete.cond_where(filter::condition(where_, model, backend));
+    Ok(db.execute(&delete).await?.rows_affected())
+}
+

@@ -1,0 +1,70 @@
+//! The store example: `Category` hasMany `Product`, served under `/api` on port 3000.
+//!
+//! ```sh
+//! cargo run --release --example store
+//! ```
+//!
+//! `PORT` and `HOST` choose the address (default `127.0.0.1:3000`), `DATABASE_URL` the
+//! database (default: the SQLite file `data.db`; `sqlite::memory:` works).
+
+mod category;
+mod product;
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer, web};
+use persisted_model::prelude::*;
+
+/// One log line per request: method, path, status and time taken.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let res = next.call(req).await?;
+    tracing::info!(
+        target: "store::http",
+        %method,
+        %path,
+        status = res.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(res)
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+    let db = persisted_model::connect_from_env().await.map_err(std::io::Error::other)?;
+    let api = RestApi::builder(db)
+        .model::<category::Model>()
+        .model::<product::Model>()
+        .build()
+        .await
+        .map_err(std::io::Error::other)?;
+
+    tracing::info!("store listening on http://{host}:{port}/api");
+    // actix-web stops gracefully on Ctrl-C and SIGTERM: in-flight requests finish first.
+    HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(log_request))
+            .service(api.scope("/api"))
+            .default_service(web::to(url_not_found))
+    })
+    .bind((host.as_str(), port))?
+    .run()
+    .await
+}
