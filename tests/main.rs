@@ -1,1 +1,10 @@
-//! tests
+//! End-to-end HTTP tests, one binary (as ripgrep's `tests/tests.rs`): every route, its status
+//! codes and error bodies, on SQLite and, when their URLs are set, PostgreSQL and MySQL.
+
+mod support;
+
+mod crud;
+mod errors;
+mod filters;
+mod relations;
+mod routes;

@@ -97,7 +97,8 @@ pub(crate) fn parse(input: &syn::DeriveInput) -> darling::Result<Model> {
     if let Some(rule) = &rename_all
         && case::rename(&rule.value(), "a_b").is_none()
     {
-        errors.push(darling::Error::custom(format!("unknown serde rename_all rule `{}`", rule.value())).with_span(rule));
+        errors
+            .push(darling::Error::custom(format!("unknown serde rename_all rule `{}`", rule.value())).with_span(rule));
     }
     let fields_in = match attrs.data {
         darling::ast::Data::Struct(fields) => fields.fields,

@@ -109,7 +109,11 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
     Ok(())
 }
 
-fn for_each(attrs: &[Attribute], name: &str, mut f: impl FnMut(syn::meta::ParseNestedMeta<'_>) -> syn::Result<()>) -> syn::Result<()> {
+fn for_each(
+    attrs: &[Attribute],
+    name: &str,
+    mut f: impl FnMut(syn::meta::ParseNestedMeta<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
     for attr in attrs.iter().filter(|a| a.path().is_ident(name)) {
         attr.parse_nested_meta(&mut f)?;
     }

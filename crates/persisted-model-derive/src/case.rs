@@ -8,11 +8,7 @@ pub(crate) fn rename(rule: &str, field: &str) -> Option<String> {
         c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
     };
     Some(match rule {
-        "camelCase" => words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| if i == 0 { (*w).to_owned() } else { cap(w) })
-            .collect(),
+        "camelCase" => words.iter().enumerate().map(|(i, w)| if i == 0 { (*w).to_owned() } else { cap(w) }).collect(),
         "PascalCase" => words.iter().map(|w| cap(w)).collect(),
         "snake_case" => field.to_owned(),
         "lowercase" => field.to_lowercase(),

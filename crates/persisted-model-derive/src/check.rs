@@ -29,9 +29,9 @@ fn check_types(model: &Model, errors: &mut darling::error::Accumulator) {
 fn check_primary_key(model: &Model, errors: &mut darling::error::Accumulator) {
     let keys: Vec<_> = model.fields.iter().filter(|f| f.primary_key).collect();
     match keys.as_slice() {
-        [] => errors.push(
-            Error::custom("missing id: mark one field `#[sea_orm(primary_key)]`").with_span(&model.ident),
-        ),
+        [] => {
+            errors.push(Error::custom("missing id: mark one field `#[sea_orm(primary_key)]`").with_span(&model.ident))
+        }
         [one] => {
             if one.hidden {
                 errors.push(Error::custom("the id property cannot be hidden").with_span(&one.ident));
@@ -61,7 +61,12 @@ fn check_defaults(model: &Model, errors: &mut darling::error::Accumulator) {
             let fits = match (lit, f.kind) {
                 (syn::Lit::Str(_), Some(TypeKind::String | TypeKind::Date | TypeKind::Json)) => true,
                 (syn::Lit::Bool(_), Some(TypeKind::Bool | TypeKind::Json)) => true,
-                (syn::Lit::Int(_), Some(TypeKind::I16 | TypeKind::I32 | TypeKind::I64 | TypeKind::F32 | TypeKind::F64 | TypeKind::Json)) => true,
+                (
+                    syn::Lit::Int(_),
+                    Some(
+                        TypeKind::I16 | TypeKind::I32 | TypeKind::I64 | TypeKind::F32 | TypeKind::F64 | TypeKind::Json,
+                    ),
+                ) => true,
                 (syn::Lit::Float(_), Some(TypeKind::F32 | TypeKind::F64 | TypeKind::Json)) => true,
                 _ => f.kind.is_none(),
             };

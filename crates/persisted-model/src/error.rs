@@ -23,14 +23,14 @@ pub enum Error {
         /// LoopBack's machine-readable `code`.
         code: Option<&'static str>,
         /// Extra details.
-        details: Option<Value>,
+        details: Option<Box<Value>>,
     },
     /// A model instance failed validation (422).
     #[error(transparent)]
     Validation(#[from] ValidationError),
     /// The database failed; the client sees only "Internal Server Error".
     #[error("database error: {0}")]
-    Database(#[source] DbErr),
+    Database(#[source] Box<DbErr>),
     /// Something that should not happen; the client sees only "Internal Server Error".
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +64,14 @@ impl Error {
     pub fn with_code(mut self, new_code: &'static str) -> Self {
         if let Error::Http { code, .. } = &mut self {
             *code = Some(new_code);
+        }
+        self
+    }
+
+    /// Sets LoopBack's `details`.
+    pub fn with_details(mut self, new_details: Value) -> Self {
+        if let Error::Http { details, .. } = &mut self {
+            *details = Some(Box::new(new_details));
         }
         self
     }
@@ -104,7 +112,7 @@ impl Error {
                     out.insert("code".into(), json!(code));
                 }
                 if let Some(details) = details {
-                    out.insert("details".into(), details.clone());
+                    out.insert("details".into(), (**details).clone());
                 }
             }
             Error::Validation(v) => {
@@ -120,7 +128,7 @@ impl Error {
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
-        Error::Database(err)
+        Error::Database(Box::new(err))
     }
 }
 
@@ -163,7 +171,7 @@ mod tests {
 
     #[test]
     fn server_errors_hide_internals() {
-        let err = Error::Database(DbErr::Custom("secret table".into()));
+        let err = Error::from(DbErr::Custom("secret table".into()));
         assert_eq!(err.to_json(), json!({"statusCode":500,"message":"Internal Server Error"}));
     }
 }

@@ -67,8 +67,8 @@ pub use model::{
 };
 #[doc(inline)]
 pub use rest::{
-    AccessType, DEFAULT_BODY_LIMIT, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestApiBuilder, RestState,
-    remote_methods, url_not_found,
+    AccessType, DEFAULT_BODY_LIMIT, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestApiBuilder,
+    RestState, remote_methods, url_not_found,
 };
 #[doc(inline)]
 pub use store::Store;

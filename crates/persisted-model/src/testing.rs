@@ -14,7 +14,8 @@ pub fn product_definition() -> ModelDefinition {
         Property::new("id", "id", PropertyType::Integer(IntegerWidth::I32)).generated(true),
         Property::new("name", "name", PropertyType::String).required(true),
         Property::new("price", "price", PropertyType::Number(FloatWidth::F64)),
-        Property::new("inStock", "in_stock", PropertyType::Boolean).default_value(Some(DefaultValue::Value(json!(true)))),
+        Property::new("inStock", "in_stock", PropertyType::Boolean)
+            .default_value(Some(DefaultValue::Value(json!(true)))),
         Property::new("releasedAt", "released_at", PropertyType::Date),
         Property::new("categoryId", "category_id", PropertyType::Integer(IntegerWidth::I32)),
         Property::new("secret", "secret", PropertyType::String).hidden(true),

@@ -96,19 +96,8 @@ impl ValidationError {
     }
 
     /// Records a failed custom rule.
-    pub fn add_custom(
-        &mut self,
-        property: &str,
-        code: &'static str,
-        message: impl Into<String>,
-        shown_value: String,
-    ) {
-        self.violations.push(Violation {
-            property: property.to_owned(),
-            code,
-            message: message.into(),
-            shown_value,
-        });
+    pub fn add_custom(&mut self, property: &str, code: &'static str, message: impl Into<String>, shown_value: String) {
+        self.violations.push(Violation { property: property.to_owned(), code, message: message.into(), shown_value });
     }
 
     /// Whether nothing failed.

@@ -123,9 +123,7 @@ pub fn to_db(ty: PropertyType, value: &Value) -> DbValue {
         PropertyType::Integer(IntegerWidth::I16) => {
             DbValue::SmallInt(value.as_i64().and_then(|n| i16::try_from(n).ok()))
         }
-        PropertyType::Integer(IntegerWidth::I32) => {
-            DbValue::Int(value.as_i64().and_then(|n| i32::try_from(n).ok()))
-        }
+        PropertyType::Integer(IntegerWidth::I32) => DbValue::Int(value.as_i64().and_then(|n| i32::try_from(n).ok())),
         PropertyType::Integer(IntegerWidth::I64) => DbValue::BigInt(value.as_i64()),
         PropertyType::Number(FloatWidth::F32) => DbValue::Float(value.as_f64().map(|n| n as f32)),
         PropertyType::Number(FloatWidth::F64) => DbValue::Double(value.as_f64()),

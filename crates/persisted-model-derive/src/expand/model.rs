@@ -72,7 +72,10 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             #krate::Relation::new(#rname, #kind, #target, #fk) #through .disable_include(#disable)
         }
     });
-    let plural = model.plural.as_ref().map(|p| quote!(def.plural = ::std::string::String::from(#p); def.path = def.plural.clone();));
+    let plural = model
+        .plural
+        .as_ref()
+        .map(|p| quote!(def.plural = ::std::string::String::from(#p); def.path = def.plural.clone();));
     let path = model.path.as_ref().map(|p| quote!(def.path = ::std::string::String::from(#p);));
     let replace = model.replace_on_put.map(|v| quote!(def.settings.replace_on_put = #v;));
     let force = model.force_id.map(|v| quote!(def.settings.force_id = ::core::option::Option::Some(#v);));

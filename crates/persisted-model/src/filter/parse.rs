@@ -70,11 +70,8 @@ fn check_depth(value: &Value, limits: &FilterLimits) -> Result<(), FilterError> 
         }
     }
     if depth(value) > limits.max_depth {
-        return Err(FilterError::new(format!(
-            "The query object exceeds maximum depth {}",
-            limits.max_depth
-        ))
-        .with_code("QUERY_OBJECT_TOO_DEEP"));
+        return Err(FilterError::new(format!("The query object exceeds maximum depth {}", limits.max_depth))
+            .with_code("QUERY_OBJECT_TOO_DEEP"));
     }
     Ok(())
 }
@@ -158,11 +155,8 @@ impl Parser<'_> {
             ))
             .with_code("INVALID_PROPERTY")),
             Some(p) => Ok((p.name.as_str(), p.ty)),
-            None => Err(FilterError::new(format!(
-                "{} has no property \"{name}\" (in {context})",
-                self.model.name
-            ))
-            .with_code("INVALID_PROPERTY")),
+            None => Err(FilterError::new(format!("{} has no property \"{name}\" (in {context})", self.model.name))
+                .with_code("INVALID_PROPERTY")),
         }
     }
 
@@ -181,8 +175,7 @@ impl Parser<'_> {
                 out
             }
             Value::Object(map) => {
-                let included: Vec<String> =
-                    map.iter().filter(|(_, v)| truthy(v)).map(|(k, _)| k.clone()).collect();
+                let included: Vec<String> = map.iter().filter(|(_, v)| truthy(v)).map(|(k, _)| k.clone()).collect();
                 for key in map.keys() {
                     self.property(key, "fields")?;
                 }
@@ -327,11 +320,8 @@ impl Parser<'_> {
 
     fn check_relation(&self, name: &str) -> Result<(), FilterError> {
         if self.model.relation(name).is_none() {
-            return Err(FilterError::new(format!(
-                "Relation \"{name}\" is not defined for {} model",
-                self.model.name
-            ))
-            .with_code("INVALID_INCLUSION"));
+            return Err(FilterError::new(format!("Relation \"{name}\" is not defined for {} model", self.model.name))
+                .with_code("INVALID_INCLUSION"));
         }
         Ok(())
     }
@@ -358,7 +348,9 @@ impl Parser<'_> {
                     let mut parts = Vec::new();
                     for item in items {
                         let Value::Object(o) = item else {
-                            return Err(FilterError::new(format!("The {key} clause must be an array of where objects")));
+                            return Err(FilterError::new(format!(
+                                "The {key} clause must be an array of where objects"
+                            )));
                         };
                         if let Some(w) = self.where_object(o)? {
                             parts.push(w);
@@ -388,7 +380,9 @@ impl Parser<'_> {
     fn conditions(&self, name: &str, ty: PropertyType, value: &Value, out: &mut Vec<Where>) -> Result<(), FilterError> {
         let cond = |op| Where::Cond { property: name.to_owned(), op };
         let ops = match value {
-            Value::Object(ops) if ty != PropertyType::Json || ops.keys().all(|k| OPERATORS.contains(&k.as_str())) => ops,
+            Value::Object(ops) if ty != PropertyType::Json || ops.keys().all(|k| OPERATORS.contains(&k.as_str())) => {
+                ops
+            }
             Value::Array(items) => {
                 out.push(cond(Op::Inq(self.values(name, ty, value, items)?)));
                 return Ok(());
@@ -413,7 +407,11 @@ impl Parser<'_> {
                 "lte" => Op::Lte(self.bound(name, ty, operand, &clause)?),
                 "between" => {
                     let items = as_list(operand).ok_or_else(|| {
-                        invalid_clause(name, &clause, "Error: Value is not an array or object with sequential numeric indices")
+                        invalid_clause(
+                            name,
+                            &clause,
+                            "Error: Value is not an array or object with sequential numeric indices",
+                        )
                     })?;
                     if items.len() != 2 {
                         return Err(invalid_clause(
@@ -426,7 +424,11 @@ impl Parser<'_> {
                 }
                 "inq" | "nin" => {
                     let items = as_list(operand).ok_or_else(|| {
-                        invalid_clause(name, &clause, "Error: Value is not an array or object with sequential numeric indices")
+                        invalid_clause(
+                            name,
+                            &clause,
+                            "Error: Value is not an array or object with sequential numeric indices",
+                        )
                     })?;
                     let values = self.values(name, ty, &clause, &items.into_iter().cloned().collect::<Vec<_>>())?;
                     if op == "inq" { Op::Inq(values) } else { Op::Nin(values) }
@@ -503,9 +505,8 @@ impl Parser<'_> {
     }
 }
 
-const OPERATORS: &[&str] = &[
-    "eq", "neq", "gt", "gte", "lt", "lte", "between", "inq", "nin", "like", "nlike", "ilike", "nilike", "regexp",
-];
+const OPERATORS: &[&str] =
+    &["eq", "neq", "gt", "gte", "lt", "lte", "between", "inq", "nin", "like", "nlike", "ilike", "nilike", "regexp"];
 
 fn invalid_clause(name: &str, clause: &Value, reason: &str) -> FilterError {
     FilterError::new(format!("The {name} property has invalid clause {clause}: {reason}"))

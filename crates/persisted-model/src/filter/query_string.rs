@@ -59,9 +59,7 @@ impl QueryParams {
         match self.params.iter().find(|(n, _)| n == name) {
             None => Ok(None),
             Some((_, node)) => to_json(node).map(Some).ok_or_else(|| {
-                FilterError::new(format!(
-                    "The \"{name}\" parameter cannot mix JSON and bracket syntax"
-                ))
+                FilterError::new(format!("The \"{name}\" parameter cannot mix JSON and bracket syntax"))
             }),
         }
     }
@@ -150,14 +148,14 @@ fn insert(node: &mut Node, segments: &[String], value: String) {
         *node = Node::Mixed;
         return;
     }
-    if first.is_empty() {
-        if let Node::Arr(items) = node {
-            let next = items.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
-            let mut child = placeholder(rest);
-            insert(&mut child, rest, value);
-            items.push((next, child));
-            return;
-        }
+    if first.is_empty()
+        && let Node::Arr(items) = node
+    {
+        let next = items.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
+        let mut child = placeholder(rest);
+        insert(&mut child, rest, value);
+        items.push((next, child));
+        return;
     }
     if let (Some(index), Node::Arr(items)) = (index_of(first), &mut *node) {
         match items.iter_mut().find(|(i, _)| *i == index) {

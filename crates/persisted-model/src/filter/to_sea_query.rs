@@ -38,11 +38,11 @@ fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend
         Op::Neq(Value::Null) => col.is_not_null(),
         // LoopBack's SQL connectors: `neq` does not match NULL rows either.
         Op::Neq(v) => col.ne(val(v)),
-        Op::Gt(v) => col.gt(val(v)),
-        Op::Gte(v) => col.gte(val(v)),
-        Op::Lt(v) => col.lt(val(v)),
-        Op::Lte(v) => col.lte(val(v)),
-        Op::Between(a, b) => col.between(val(a), val(b)),
+        Op::Gt(v) => sortable(col, prop, backend).gt(val(v)),
+        Op::Gte(v) => sortable(col, prop, backend).gte(val(v)),
+        Op::Lt(v) => sortable(col, prop, backend).lt(val(v)),
+        Op::Lte(v) => sortable(col, prop, backend).lte(val(v)),
+        Op::Between(a, b) => sortable(col, prop, backend).between(val(a), val(b)),
         Op::Inq(items) if items.is_empty() => Expr::cust("1 = 0"),
         Op::Nin(items) if items.is_empty() => Expr::cust("1 = 1"),
         Op::Inq(items) => col.is_in(items.iter().map(val)),
@@ -67,6 +67,17 @@ fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend
     }
 }
 
+/// Strings compare by code point on every back end, as LoopBack's memory connector does:
+/// PostgreSQL would otherwise use the database locale (MySQL tables we create use
+/// `utf8mb4_bin`; SQLite compares bytes already).
+fn sortable(col: Expr, prop: &Property, backend: DbBackend) -> Expr {
+    if backend == DbBackend::Postgres && prop.ty == PropertyType::String {
+        Expr::cust_with_exprs("$1 COLLATE \"C\"", [col])
+    } else {
+        col
+    }
+}
+
 fn as_text(col: Expr, prop: &Property, backend: DbBackend) -> Expr {
     if prop.ty == PropertyType::String {
         return col;
@@ -81,7 +92,9 @@ fn like(col: Expr, prop: &Property, pattern: &str, backend: DbBackend) -> Expr {
         // SQLite's LIKE ignores ASCII case; GLOB is case-sensitive.
         DbBackend::Sqlite => Expr::cust_with_exprs("? GLOB ?", [col, Expr::val(like_to_glob(pattern))]),
         // MySQL's LIKE follows the collation; compare bytes instead.
-        DbBackend::MySql => Expr::cust_with_exprs("CAST(? AS BINARY) LIKE CAST(? AS BINARY)", [col, Expr::val(pattern.to_owned())]),
+        DbBackend::MySql => {
+            Expr::cust_with_exprs("CAST(? AS BINARY) LIKE CAST(? AS BINARY)", [col, Expr::val(pattern.to_owned())])
+        }
         _ => col.like(LikeExpr::new(pattern).escape('\\')),
     }
 }
@@ -129,7 +142,7 @@ pub fn apply(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinit
     if let Some(w) = &filter.where_ {
         select.cond_where(condition(w, model, backend));
     }
-    apply_order(select, filter, model);
+    apply_order(select, filter, model, backend);
     if let Some(limit) = filter.limit {
         select.limit(limit);
     }
@@ -143,11 +156,12 @@ pub fn apply(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinit
 }
 
 /// ORDER BY the filter's keys, then the id.
-pub fn apply_order(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinition) {
+pub fn apply_order(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinition, backend: DbBackend) {
     let id = model.id_property();
     for o in &filter.order {
         let prop = model.property(&o.property).expect("order was checked against the model");
-        select.order_by_expr(column(model, prop), if o.descending { SqlOrder::Desc } else { SqlOrder::Asc });
+        let key = sortable(column(model, prop), prop, backend);
+        select.order_by_expr(key, if o.descending { SqlOrder::Desc } else { SqlOrder::Asc });
     }
     if !filter.order.iter().any(|o| o.property == id.name) {
         select.order_by_expr(column(model, id), SqlOrder::Asc);
@@ -180,12 +194,18 @@ mod tests {
 
     #[test]
     fn equality_and_ranges() {
-        let [sqlite, pg, _] = sql(json!({"where": {"name": "a", "price": {"between": [1, 2]}}, "order": "price DESC", "limit": 2}));
+        let [sqlite, pg, _] =
+            sql(json!({"where": {"name": "a", "price": {"between": [1, 2]}}, "order": "price DESC", "limit": 2}));
         assert_eq!(
             sqlite,
             r#"SELECT "id" FROM "product" WHERE "product"."name" = 'a' AND ("product"."price" BETWEEN 1 AND 2) ORDER BY "product"."price" DESC, "product"."id" ASC LIMIT 2"#
         );
         assert!(pg.contains(r#""product"."price" BETWEEN 1 AND 2"#));
+        let [_, pg, _] = sql(json!({"where": {"name": {"gte": "b"}}, "order": "name DESC"}));
+        assert!(
+            pg.contains(r#"WHERE ("product"."name" COLLATE "C") >= 'b' ORDER BY "product"."name" COLLATE "C" DESC"#),
+            "{pg}"
+        );
     }
 
     #[test]
@@ -209,11 +229,21 @@ mod tests {
     #[test]
     fn null_and_lists() {
         let [sqlite, ..] = sql(json!({"where": {"price": null, "name": {"inq": []}, "id": {"nin": [1, 2]}}}));
-        assert!(sqlite.contains(r#""product"."price" IS NULL AND (1 = 0) AND "product"."id" NOT IN (1, 2)"#), "{sqlite}");
+        assert!(
+            sqlite.contains(r#""product"."price" IS NULL AND (1 = 0) AND "product"."id" NOT IN (1, 2)"#),
+            "{sqlite}"
+        );
         let [sqlite, ..] = sql(json!({"where": {"or": [{"price": {"neq": null}}, {"inStock": "false"}]}}));
-        assert!(sqlite.contains(r#"WHERE "product"."price" IS NOT NULL OR "product"."in_stock" = FALSE ORDER"#), "{sqlite}");
+        assert!(
+            sqlite.contains(r#"WHERE "product"."price" IS NOT NULL OR "product"."in_stock" = FALSE ORDER"#),
+            "{sqlite}"
+        );
         let [sqlite, ..] = sql(json!({"where": {"or": [{"price": 1}, {"price": 2}], "name": "x"}}));
-        assert!(sqlite.contains(r#"WHERE ("product"."price" = 1 OR "product"."price" = 2) AND "product"."name" = 'x' ORDER"#), "{sqlite}");
+        assert!(
+            sqlite
+                .contains(r#"WHERE ("product"."price" = 1 OR "product"."price" = 2) AND "product"."name" = 'x' ORDER"#),
+            "{sqlite}"
+        );
     }
 
     #[test]

@@ -61,6 +61,10 @@ impl ModelHandle {
         let mut stmt = (self.inner.create_table?)(backend);
         stmt.table(sea_orm::sea_query::Alias::new(self.inner.definition.table.as_str()));
         stmt.if_not_exists();
+        if backend == DbBackend::MySql {
+            // Exact, case-sensitive string comparison, as on the other back ends.
+            stmt.character_set("utf8mb4").collate("utf8mb4_bin");
+        }
         Some(stmt)
     }
 }

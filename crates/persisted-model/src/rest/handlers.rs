@@ -115,13 +115,14 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         Operation::PatchOrCreate => Ok(json_ok(&Value::Object(store.patch_or_create(&body).await?))),
         Operation::ReplaceOrCreate => Ok(json_ok(&Value::Object(store.replace_or_create(&body).await?))),
         Operation::UpsertWithWhere => {
-            let where_ = args.where_(def)?.ok_or_else(|| Error::bad_request("upsertWithWhere requires a non-empty where"))?;
+            let where_ =
+                args.where_(def)?.ok_or_else(|| Error::bad_request("upsertWithWhere requires a non-empty where"))?;
             Ok(json_ok(&Value::Object(store.upsert_with_where(where_, &body).await?)))
         }
         Operation::UpdateAll => {
-            let where_ = args.where_(def)?.ok_or_else(|| {
-                Error::bad_request("updateAll requires a non-empty where: it would change every row")
-            })?;
+            let where_ = args
+                .where_(def)?
+                .ok_or_else(|| Error::bad_request("updateAll requires a non-empty where: it would change every row"))?;
             Ok(json_ok(&json!({ "count": store.update_all(where_, &body).await? })))
         }
         Operation::ReplaceById => {
@@ -135,7 +136,9 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
             let (raw, id) = path_id(&req, def, "id");
             match id {
                 Some(id) => Ok(json_ok(&Value::Object(store.patch_attributes(&id, &body).await?))),
-                None => Err(Error::not_found(format!("could not find a model with id {raw}")).with_code("MODEL_NOT_FOUND")),
+                None => {
+                    Err(Error::not_found(format!("could not find a model with id {raw}")).with_code("MODEL_NOT_FOUND"))
+                }
             }
         }
         Operation::DeleteById => {
@@ -145,7 +148,8 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
                 None => 0,
             };
             if count == 0 && def.settings.strict_delete {
-                return Err(Error::not_found(format!("No instance with id {raw} found for {}", def.name)).with_code("NOT_FOUND"));
+                return Err(Error::not_found(format!("No instance with id {raw} found for {}", def.name))
+                    .with_code("NOT_FOUND"));
             }
             Ok(json_ok(&json!({ "count": count })))
         }

@@ -11,8 +11,8 @@ pub use routes::{ModelRoutes, url_not_found};
 
 use std::sync::Arc;
 
-use actix_web::web::{self, Data};
 use actix_web::Scope;
+use actix_web::web::{self, Data};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 use crate::filter::FilterLimits;

@@ -9,7 +9,7 @@ use super::remote_method::RelationOp;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, FilterUse, Op, Where};
 use crate::model::{Instance, RelationKind};
-use crate::store::{Store, body_object, prepare, WriteKind};
+use crate::store::{Store, WriteKind, body_object, prepare};
 use crate::value::{id_text, parse_id};
 
 pub(crate) async fn handle(
@@ -51,10 +51,14 @@ pub(crate) async fn handle(
     match rel.kind {
         RelationKind::BelongsTo => {
             // The raw row: the foreign key may be hidden from clients but still needed here.
-            let row = crate::store::find_rows(store.db, def, &Filter { where_: Some(Where::eq(def.id_property().name.clone(), id)), ..Filter::default() })
-                .await?
-                .pop()
-                .unwrap_or_default();
+            let row = crate::store::find_rows(
+                store.db,
+                def,
+                &Filter { where_: Some(Where::eq(def.id_property().name.clone(), id)), ..Filter::default() },
+            )
+            .await?
+            .pop()
+            .unwrap_or_default();
             match row.get(fk) {
                 None | Some(Value::Null) => Ok(json_ok(&json!({}))),
                 Some(key) => match tstore.find_by_id(key, Filter::default()).await? {
@@ -68,13 +72,15 @@ pub(crate) async fn handle(
             match op {
                 RelationOp::Get => match tstore.find_one(Filter { where_: Some(scope), ..Filter::default() }).await? {
                     Some(found) => Ok(json_ok(&Value::Object(found))),
-                    None => Err(Error::not_found(format!("No \"{}\" instance(s) found", tdef.name)).with_code("MODEL_NOT_FOUND")),
+                    None => Err(Error::not_found(format!("No \"{}\" instance(s) found", tdef.name))
+                        .with_code("MODEL_NOT_FOUND")),
                 },
                 RelationOp::Create => Ok(json_ok(&tstore.create(&with_key(body, fk, &id)?).await?)),
                 RelationOp::Update => {
                     let current = tstore.find_one(Filter { where_: Some(scope), ..Filter::default() }).await?;
                     let Some(current) = current else {
-                        return Err(Error::not_found(format!("No \"{}\" instance(s) found", tdef.name)).with_code("MODEL_NOT_FOUND"));
+                        return Err(Error::not_found(format!("No \"{}\" instance(s) found", tdef.name))
+                            .with_code("MODEL_NOT_FOUND"));
                     };
                     let tid_value = current.get(&tid).cloned().unwrap_or(Value::Null);
                     Ok(json_ok(&Value::Object(tstore.patch_attributes(&tid_value, &with_key(body, fk, &id)?).await?)))
@@ -96,7 +102,9 @@ pub(crate) async fn handle(
                 RelationOp::Count => Ok(json_ok(&json!({ "count": tstore.count(Some(and(scope, where_))).await? }))),
                 RelationOp::Create => {
                     let body = match body {
-                        Value::Array(items) => Value::Array(items.iter().map(|i| with_key(i, fk, &id)).collect::<Result<_>>()?),
+                        Value::Array(items) => {
+                            Value::Array(items.iter().map(|i| with_key(i, fk, &id)).collect::<Result<_>>()?)
+                        }
                         other => with_key(other, fk, &id)?,
                     };
                     Ok(json_ok(&tstore.create(&body).await?))
@@ -108,7 +116,14 @@ pub(crate) async fn handle(
                 RelationOp::FindById | RelationOp::UpdateById | RelationOp::DestroyById => {
                     let (raw_fk, child) = child_id(req, tdef);
                     let found = match &child {
-                        Some(c) => tstore.find_one(Filter { where_: Some(and(scope, Some(Where::eq(tid.clone(), c.clone())))), ..Filter::default() }).await?,
+                        Some(c) => {
+                            tstore
+                                .find_one(Filter {
+                                    where_: Some(and(scope, Some(Where::eq(tid.clone(), c.clone())))),
+                                    ..Filter::default()
+                                })
+                                .await?
+                        }
                         None => None,
                     };
                     let Some(found) = found else {
@@ -117,9 +132,9 @@ pub(crate) async fn handle(
                     let child = child.expect("found");
                     match op {
                         RelationOp::FindById => Ok(json_ok(&Value::Object(found))),
-                        RelationOp::UpdateById => {
-                            Ok(json_ok(&Value::Object(tstore.patch_attributes(&child, &with_key(body, fk, &id)?).await?)))
-                        }
+                        RelationOp::UpdateById => Ok(json_ok(&Value::Object(
+                            tstore.patch_attributes(&child, &with_key(body, fk, &id)?).await?,
+                        ))),
                         _ => {
                             tstore.delete_by_id(&child).await?;
                             Ok(no_content())
@@ -189,24 +204,40 @@ async fn through(
                     let mut link = body_object(body)?;
                     link.insert(fk.to_owned(), id.clone());
                     link.insert(key_through.clone(), child);
-                    let created = lstore.create_prepared(prepare(through.definition(), &link, WriteKind::Create)?).await?;
+                    let created =
+                        lstore.create_prepared(prepare(through.definition(), &link, WriteKind::Create)?).await?;
                     Ok(json_ok(&Value::Object(created)))
                 }
-                RelationOp::Exists => Ok(if is_linked { HttpResponse::Ok().finish() } else { HttpResponse::NotFound().finish() }),
-                _ if !is_linked => Err(Error::not_found(format!("No instance with id {raw_fk} found for {}", tdef.name))),
+                RelationOp::Exists => {
+                    Ok(if is_linked { HttpResponse::Ok().finish() } else { HttpResponse::NotFound().finish() })
+                }
+                _ if !is_linked => {
+                    Err(Error::not_found(format!("No instance with id {raw_fk} found for {}", tdef.name)))
+                }
                 RelationOp::Unlink => {
                     let child = child.expect("linked");
-                    lstore.delete_where(Where::And(vec![Where::eq(fk, id.clone()), Where::eq(key_through, child)])).await?;
+                    lstore
+                        .delete_where(Where::And(vec![Where::eq(fk, id.clone()), Where::eq(key_through, child)]))
+                        .await?;
                     Ok(no_content())
                 }
                 RelationOp::FindById => {
                     let found = tstore.find_by_id(&child.expect("linked"), Filter::default()).await?;
-                    found.map(|f| json_ok(&Value::Object(f))).ok_or_else(|| Error::not_found(format!("No instance with id {raw_fk} found for {}", tdef.name)))
+                    found.map(|f| json_ok(&Value::Object(f))).ok_or_else(|| {
+                        Error::not_found(format!("No instance with id {raw_fk} found for {}", tdef.name))
+                    })
                 }
-                RelationOp::UpdateById => Ok(json_ok(&Value::Object(tstore.patch_attributes(&child.expect("linked"), body).await?))),
+                RelationOp::UpdateById => {
+                    Ok(json_ok(&Value::Object(tstore.patch_attributes(&child.expect("linked"), body).await?)))
+                }
                 RelationOp::DestroyById => {
                     let child = child.expect("linked");
-                    lstore.delete_where(Where::And(vec![Where::eq(fk, id.clone()), Where::eq(key_through, child.clone())])).await?;
+                    lstore
+                        .delete_where(Where::And(vec![
+                            Where::eq(fk, id.clone()),
+                            Where::eq(key_through, child.clone()),
+                        ]))
+                        .await?;
                     tstore.delete_by_id(&child).await?;
                     Ok(no_content())
                 }

@@ -130,7 +130,14 @@ pub fn remote_methods(model: &ModelDefinition) -> Vec<RemoteMethod> {
     let put_id: &[(Method, &str)] = &[(M::PUT, "/{id}")];
     let none: &[(Method, &str)] = &[];
     let mut out = vec![
-        method("create", &[], &[(M::POST, "/")], Write, Operation::Create, "Create a new instance of the model and persist it."),
+        method(
+            "create",
+            &[],
+            &[(M::POST, "/")],
+            Write,
+            Operation::Create,
+            "Create a new instance of the model and persist it.",
+        ),
         method(
             "patchOrCreate",
             &["upsert", "updateOrCreate"],
@@ -155,8 +162,22 @@ pub fn remote_methods(model: &ModelDefinition) -> Vec<RemoteMethod> {
             Operation::UpsertWithWhere,
             "Update an existing model instance or insert a new one, matched by a where clause.",
         ),
-        method("count", &[], &[(M::GET, "/count")], Read, Operation::Count, "Count instances that match a where clause."),
-        method("findOne", &[], &[(M::GET, "/findOne")], Read, Operation::FindOne, "Find the first instance that matches a filter."),
+        method(
+            "count",
+            &[],
+            &[(M::GET, "/count")],
+            Read,
+            Operation::Count,
+            "Count instances that match a where clause.",
+        ),
+        method(
+            "findOne",
+            &[],
+            &[(M::GET, "/findOne")],
+            Read,
+            Operation::FindOne,
+            "Find the first instance that matches a filter.",
+        ),
         method(
             "updateAll",
             &["update"],
@@ -165,7 +186,14 @@ pub fn remote_methods(model: &ModelDefinition) -> Vec<RemoteMethod> {
             Operation::UpdateAll,
             "Update the instances that match a where clause.",
         ),
-        method("exists", &[], &[(M::GET, "/{id}/exists")], Read, Operation::Exists, "Check whether an instance exists."),
+        method(
+            "exists",
+            &[],
+            &[(M::GET, "/{id}/exists")],
+            Read,
+            Operation::Exists,
+            "Check whether an instance exists.",
+        ),
         method("exists", &[], &[(M::HEAD, "/{id}")], Read, Operation::ExistsHead, "Check whether an instance exists."),
         method("findById", &[], &[(M::GET, "/{id}")], Read, Operation::FindById, "Find an instance by id."),
         method(
@@ -202,29 +230,134 @@ pub fn remote_methods(model: &ModelDefinition) -> Vec<RemoteMethod> {
         let name = |verb: &str| format!("__{verb}__{r}");
         match rel.kind {
             RelationKind::BelongsTo => {
-                out.push(method(&name("get"), &[], &[(M::GET, &base)], Read, op(RelationOp::Get), &format!("Fetch the related {r}.")));
+                out.push(method(
+                    &name("get"),
+                    &[],
+                    &[(M::GET, &base)],
+                    Read,
+                    op(RelationOp::Get),
+                    &format!("Fetch the related {r}."),
+                ));
             }
             RelationKind::HasOne => {
-                out.push(method(&name("get"), &[], &[(M::GET, &base)], Read, op(RelationOp::Get), &format!("Fetch the related {r}.")));
-                out.push(method(&name("create"), &[], &[(M::POST, &base)], Write, op(RelationOp::Create), &format!("Create the related {r}.")));
-                out.push(method(&name("update"), &[], &[(M::PUT, &base)], Write, op(RelationOp::Update), &format!("Update the related {r}.")));
-                out.push(method(&name("destroy"), &[], &[(M::DELETE, &base)], Write, op(RelationOp::Delete), &format!("Delete the related {r}.")));
+                out.push(method(
+                    &name("get"),
+                    &[],
+                    &[(M::GET, &base)],
+                    Read,
+                    op(RelationOp::Get),
+                    &format!("Fetch the related {r}."),
+                ));
+                out.push(method(
+                    &name("create"),
+                    &[],
+                    &[(M::POST, &base)],
+                    Write,
+                    op(RelationOp::Create),
+                    &format!("Create the related {r}."),
+                ));
+                out.push(method(
+                    &name("update"),
+                    &[],
+                    &[(M::PUT, &base)],
+                    Write,
+                    op(RelationOp::Update),
+                    &format!("Update the related {r}."),
+                ));
+                out.push(method(
+                    &name("destroy"),
+                    &[],
+                    &[(M::DELETE, &base)],
+                    Write,
+                    op(RelationOp::Delete),
+                    &format!("Delete the related {r}."),
+                ));
             }
             RelationKind::HasMany | RelationKind::HasManyThrough => {
                 let count = format!("/{{id}}/{r}/count");
-                out.push(method(&name("count"), &[], &[(M::GET, &count)], Read, op(RelationOp::Count), &format!("Count the related {r}.")));
+                out.push(method(
+                    &name("count"),
+                    &[],
+                    &[(M::GET, &count)],
+                    Read,
+                    op(RelationOp::Count),
+                    &format!("Count the related {r}."),
+                ));
                 if rel.kind == RelationKind::HasManyThrough {
                     let link = format!("/{{id}}/{r}/rel/{{fk}}");
-                    out.push(method(&name("link"), &[], &[(M::PUT, &link)], Write, op(RelationOp::Link), &format!("Add a related item to {r} by id.")));
-                    out.push(method(&name("unlink"), &[], &[(M::DELETE, &link)], Write, op(RelationOp::Unlink), &format!("Remove the {r} relation to an item by id.")));
-                    out.push(method(&name("exists"), &[], &[(M::HEAD, &link)], Read, op(RelationOp::Exists), &format!("Check the existence of the {r} relation to an item by id.")));
+                    out.push(method(
+                        &name("link"),
+                        &[],
+                        &[(M::PUT, &link)],
+                        Write,
+                        op(RelationOp::Link),
+                        &format!("Add a related item to {r} by id."),
+                    ));
+                    out.push(method(
+                        &name("unlink"),
+                        &[],
+                        &[(M::DELETE, &link)],
+                        Write,
+                        op(RelationOp::Unlink),
+                        &format!("Remove the {r} relation to an item by id."),
+                    ));
+                    out.push(method(
+                        &name("exists"),
+                        &[],
+                        &[(M::HEAD, &link)],
+                        Read,
+                        op(RelationOp::Exists),
+                        &format!("Check the existence of the {r} relation to an item by id."),
+                    ));
                 }
-                out.push(method(&name("findById"), &[], &[(M::GET, &by_fk)], Read, op(RelationOp::FindById), &format!("Find a related item of {r} by id.")));
-                out.push(method(&name("updateById"), &[], &[(M::PUT, &by_fk)], Write, op(RelationOp::UpdateById), &format!("Update a related item of {r} by id.")));
-                out.push(method(&name("destroyById"), &[], &[(M::DELETE, &by_fk)], Write, op(RelationOp::DestroyById), &format!("Delete a related item of {r} by id.")));
-                out.push(method(&name("get"), &[], &[(M::GET, &base)], Read, op(RelationOp::Get), &format!("Query the related {r}.")));
-                out.push(method(&name("create"), &[], &[(M::POST, &base)], Write, op(RelationOp::Create), &format!("Create new instances in {r}.")));
-                out.push(method(&name("delete"), &[], &[(M::DELETE, &base)], Write, op(RelationOp::Delete), &format!("Delete all {r}.")));
+                out.push(method(
+                    &name("findById"),
+                    &[],
+                    &[(M::GET, &by_fk)],
+                    Read,
+                    op(RelationOp::FindById),
+                    &format!("Find a related item of {r} by id."),
+                ));
+                out.push(method(
+                    &name("updateById"),
+                    &[],
+                    &[(M::PUT, &by_fk)],
+                    Write,
+                    op(RelationOp::UpdateById),
+                    &format!("Update a related item of {r} by id."),
+                ));
+                out.push(method(
+                    &name("destroyById"),
+                    &[],
+                    &[(M::DELETE, &by_fk)],
+                    Write,
+                    op(RelationOp::DestroyById),
+                    &format!("Delete a related item of {r} by id."),
+                ));
+                out.push(method(
+                    &name("get"),
+                    &[],
+                    &[(M::GET, &base)],
+                    Read,
+                    op(RelationOp::Get),
+                    &format!("Query the related {r}."),
+                ));
+                out.push(method(
+                    &name("create"),
+                    &[],
+                    &[(M::POST, &base)],
+                    Write,
+                    op(RelationOp::Create),
+                    &format!("Create new instances in {r}."),
+                ));
+                out.push(method(
+                    &name("delete"),
+                    &[],
+                    &[(M::DELETE, &base)],
+                    Write,
+                    op(RelationOp::Delete),
+                    &format!("Delete all {r}."),
+                ));
             }
         }
     }

@@ -38,9 +38,9 @@ fn key_text(v: &Value) -> Option<String> {
 
 async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -> Result<()> {
     let def = store.model.definition();
-    let rel = def
-        .relation(&include.relation)
-        .ok_or_else(|| Error::bad_request(format!("Relation \"{}\" is not defined for {} model", include.relation, def.name)))?;
+    let rel = def.relation(&include.relation).ok_or_else(|| {
+        Error::bad_request(format!("Relation \"{}\" is not defined for {} model", include.relation, def.name))
+    })?;
     let target = store
         .registry
         .get(&rel.model)
@@ -86,7 +86,8 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -
             let through = through_model(store, rel)?;
             let key_through = rel.key_through.clone().unwrap_or_default();
             let keys = distinct(rows.iter().filter_map(|r| r.get(&id_name)));
-            let links = fetch_in(&store.for_model(through, "find"), &Filter::default(), &rel.foreign_key, &keys).await?;
+            let links =
+                fetch_in(&store.for_model(through, "find"), &Filter::default(), &rel.foreign_key, &keys).await?;
             let target_keys = distinct(links.iter().filter_map(|l| l.get(&key_through)));
             let target_id = target.definition().id_property().name.clone();
             let found = fetch_in(&target_store, &include.scope, &target_id, &target_keys).await?;
@@ -166,7 +167,8 @@ async fn fetch_in(store: &Store<'_>, scope: &Filter, key: &str, keys: &[Value]) 
             Some(w) => Where::And(vec![cond, w.clone()]),
             None => cond,
         };
-        let filter = Filter { where_: store.access(Some(where_)).await?, include: Vec::new(), fields: None, ..scope.clone() };
+        let filter =
+            Filter { where_: store.access(Some(where_)).await?, include: Vec::new(), fields: None, ..scope.clone() };
         let mut rows = sql::find(store.db, store.model.definition(), &filter).await?;
         load(store, &mut rows, &Filter { include: scope.include.clone(), ..Filter::default() }).await?;
         out.extend(rows);

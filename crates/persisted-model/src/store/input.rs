@@ -31,8 +31,8 @@ pub fn body_object(body: &Value) -> Result<Instance, Error> {
     }
 }
 
-/// Checks and coerces client data. The id is kept out of the result: callers decide what an id
-/// in the body means for their method (`body_id` returns it).
+/// Checks and coerces client data. The id stays in the result only for a create that may set
+/// it; other callers decide what an id in the body means (`body_id` returns it).
 pub fn prepare(model: &ModelDefinition, data: &Instance, kind: WriteKind) -> Result<Instance, Error> {
     let mut errors = ValidationError::new(model.name.as_str());
     let mut out = Instance::new();
@@ -43,10 +43,21 @@ pub fn prepare(model: &ModelDefinition, data: &Instance, kind: WriteKind) -> Res
             continue;
         };
         if prop.name == id.name {
-            if kind == WriteKind::Create && model.force_id() && !raw.is_null() {
+            let refused = match kind {
+                WriteKind::Create => model.force_id(),
+                WriteKind::UpdateAll => true,
+                WriteKind::Replace | WriteKind::Patch => false,
+            };
+            if refused && !raw.is_null() {
                 errors.add(key, Rule::Absence, Some(raw));
-            } else if kind == WriteKind::UpdateAll && !raw.is_null() {
-                errors.add(key, Rule::Absence, Some(raw));
+            } else if kind == WriteKind::Create && !raw.is_null() {
+                // A client-chosen id (forceId off) is stored as given.
+                match coerce(prop.ty, raw) {
+                    Ok(v) => {
+                        out.insert(prop.name.clone(), v);
+                    }
+                    Err(rule) => errors.add(key, rule, Some(raw)),
+                }
             }
             continue;
         }
@@ -169,6 +180,9 @@ mod tests {
     fn patch_checks_only_what_it_sets() {
         let m = product_definition();
         assert!(prepare(&m, &obj(json!({"price": 1})), WriteKind::Patch).is_ok());
-        assert_eq!(violations(prepare(&m, &obj(json!({"name": null})), WriteKind::Patch)), vec![("name".to_owned(), "presence")]);
+        assert_eq!(
+            violations(prepare(&m, &obj(json!({"name": null})), WriteKind::Patch)),
+            vec![("name".to_owned(), "presence")]
+        );
     }
 }

@@ -147,7 +147,11 @@ impl<'a> Store<'a> {
         };
         // Properties the replacement leaves out become null (defaults were applied already).
         for p in &self.def().properties {
-            if !p.generated && p.name != self.def().id_property().name && !data.contains_key(&p.name) && !p.server_managed {
+            if !p.generated
+                && p.name != self.def().id_property().name
+                && !data.contains_key(&p.name)
+                && !p.server_managed
+            {
                 data.insert(p.name.clone(), Value::Null);
             }
         }
@@ -264,7 +268,8 @@ impl<'a> Store<'a> {
     /// updateAll: sets the data on every row matching a non-empty where.
     pub async fn update_all(&self, where_: Where, body: &Value) -> Result<u64> {
         let data = prepare(self.def(), &body_object(body)?, WriteKind::UpdateAll)?;
-        let where_ = self.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("updateAll requires a where"))?;
+        let where_ =
+            self.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("updateAll requires a where"))?;
         let mut event = SaveEvent { is_new: false, data, current: None, where_: Some(where_.clone()) };
         self.model.hooks().before_save(&self.call, &mut event).await?;
         Ok(sql::update(self.db, self.def(), &where_, &event.data).await?)

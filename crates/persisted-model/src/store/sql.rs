@@ -25,7 +25,11 @@ pub fn select_statement(model: &ModelDefinition, filter: &Filter, backend: DbBac
 }
 
 /// The rows matching the filter, as JSON objects with every property (hidden ones too).
-pub async fn find<C: ConnectionTrait>(db: &C, model: &ModelDefinition, filter: &Filter) -> Result<Vec<Instance>, DbErr> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    model: &ModelDefinition,
+    filter: &Filter,
+) -> Result<Vec<Instance>, DbErr> {
     let backend = db.get_database_backend();
     let rows = db.query_all(&select_statement(model, filter, backend)).await?;
     rows.iter()
@@ -40,7 +44,11 @@ pub async fn find<C: ConnectionTrait>(db: &C, model: &ModelDefinition, filter: &
 }
 
 /// The row with this id.
-pub async fn find_by_id<C: ConnectionTrait>(db: &C, model: &ModelDefinition, id: &Value) -> Result<Option<Instance>, DbErr> {
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    model: &ModelDefinition,
+    id: &Value,
+) -> Result<Option<Instance>, DbErr> {
     let filter = Filter { where_: Some(id_where(model, id)), limit: Some(1), ..Filter::default() };
     Ok(find(db, model, &filter).await?.into_iter().next())
 }
@@ -113,7 +121,12 @@ pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &
 }
 
 /// Sets the given properties on every row matching `where_`; returns the number of rows.
-pub async fn update<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_: &Where, data: &Instance) -> Result<u64, DbErr> {
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    model: &ModelDefinition,
+    where_: &Where,
+    data: &Instance,
+) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
     let mut update = Query::update();
     update.table(table(model));
@@ -139,4 +152,3 @@ pub async fn delete<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_:
     delete.cond_where(filter::condition(where_, model, backend));
     Ok(db.execute(&delete).await?.rows_affected())
 }
-

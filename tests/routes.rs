@@ -1,0 +1,66 @@
+//! The route table: literal paths beat `/:id`, and every remote method is mounted.
+
+use actix_web::http::StatusCode;
+use persisted_model::{ModelHandle, Operation, remote_methods};
+use serde_json::json;
+
+use crate::support::models::product;
+use crate::support::on_each_backend;
+
+#[actix_web::test]
+async fn literal_segments_win_over_ids() {
+    on_each_backend(|t| async move {
+        t.create("/api/Products", json!({"name": "x"})).await;
+        assert_eq!(t.get("/api/Products/count").await.body, json!({"count": 1}));
+        assert_eq!(t.get("/api/Products/findOne").await.status, StatusCode::OK);
+        assert_eq!(t.get("/api/Products/").await.body.as_array().map(Vec::len), Some(1));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn every_route_of_the_table_answers() {
+    let handle = ModelHandle::of::<product::Model>();
+    let methods = remote_methods(handle.definition());
+    let names: Vec<&str> = methods.iter().map(|m| m.name.as_str()).collect();
+    for expected in [
+        "create",
+        "patchOrCreate",
+        "replaceOrCreate",
+        "upsertWithWhere",
+        "exists",
+        "findById",
+        "replaceById",
+        "find",
+        "findOne",
+        "updateAll",
+        "deleteById",
+        "count",
+        "patchAttributes",
+        "__get__category",
+    ] {
+        assert!(names.contains(&expected), "{expected} is missing");
+    }
+    on_each_backend(|t| {
+        let methods = methods.clone();
+        async move {
+            let id = t.create("/api/Products", json!({"name": "x"})).await;
+            for m in &methods {
+                for (verb, path) in &m.routes {
+                    let uri = format!("/api/Products{}", path.replace("{id}", &id.to_string()).replace("{fk}", "1"));
+                    let body = matches!(m.operation, Operation::Create | Operation::PatchOrCreate)
+                        .then(|| json!({"name": "y"}));
+                    let res = t.call(verb.clone(), &uri, body).await;
+                    assert!(
+                        !res.message().contains("has no method handling"),
+                        "[{}] {verb} {uri} ({}) is not mounted",
+                        t.backend,
+                        m.name
+                    );
+                    assert!(res.status.as_u16() < 500, "{verb} {uri}: {:?}", res.body);
+                }
+            }
+        }
+    })
+    .await;
+}

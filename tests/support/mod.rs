@@ -1,0 +1,206 @@
+//! The test harness: an app over in-memory SQLite, and over PostgreSQL and MySQL/MariaDB when
+//! `TEST_POSTGRES_URL` / `TEST_MYSQL_URL` are set. Each app gets its own table names, so tests
+//! can share one server database and run in parallel.
+
+pub mod models;
+
+use std::future::Future;
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{App, test, web};
+use persisted_model::{ModelHandle, PersistedModel, RestApi, url_not_found};
+use serde_json::Value;
+
+/// A database the tests run on.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: &'static str,
+    pub url: String,
+}
+
+/// SQLite always; PostgreSQL and MySQL when their URLs are set.
+pub fn backends() -> Vec<Backend> {
+    static NOTE: Once = Once::new();
+    let mut out = vec![Backend { name: "sqlite", url: "sqlite::memory:".to_owned() }];
+    let mut skipped = Vec::new();
+    for (name, var) in [("postgres", "TEST_POSTGRES_URL"), ("mysql", "TEST_MYSQL_URL")] {
+        match std::env::var(var) {
+            Ok(url) if !url.is_empty() => out.push(Backend { name, url }),
+            _ => skipped.push(format!("{name} ({var} not set)")),
+        }
+    }
+    if !skipped.is_empty() {
+        NOTE.call_once(|| eprintln!("note: HTTP tests skip {}; they run on sqlite", skipped.join(", ")));
+    }
+    out
+}
+
+/// Runs `check` once per backend with a fresh app.
+pub async fn on_each_backend<F, Fut>(check: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        let app = TestApp::new(&backend).await;
+        check(app.clone()).await;
+        app.drop_tables().await;
+    }
+}
+
+fn handle<M: PersistedModel>(suffix: &str) -> ModelHandle {
+    ModelHandle::of::<M>().map_definition(|d| d.table = format!("{}_{suffix}", d.table))
+}
+
+/// The app under test and a way to call it.
+#[derive(Clone)]
+pub struct TestApp {
+    pub api: RestApi,
+    pub backend: &'static str,
+}
+
+/// A response, its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Resp {
+    /// `body.error.code`.
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+
+    /// `body.error.message`.
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: &Backend) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let suffix = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let db = persisted_model::connect(&backend.url).await.expect("connect to the test database");
+        use models::*;
+        let api = RestApi::builder(db)
+            .handle(handle::<category::Model>(&suffix))
+            .handle(handle::<product::Model>(&suffix))
+            .handle(handle::<author::Model>(&suffix))
+            .handle(handle::<profile::Model>(&suffix))
+            .handle(handle::<physician::Model>(&suffix))
+            .handle(handle::<patient::Model>(&suffix))
+            .handle(handle::<appointment::Model>(&suffix))
+            .handle(handle::<tag::Model>(&suffix))
+            .handle(handle::<note::Model>(&suffix))
+            .body_limit(16 * 1024)
+            .build()
+            .await
+            .expect("create tables");
+        Self { api, backend: backend.name }
+    }
+
+    /// Drops the app's tables (server databases outlive the test).
+    pub async fn drop_tables(&self) {
+        use sea_orm::ConnectionTrait;
+        let state = self.api.state();
+        if self.backend == "sqlite" {
+            return;
+        }
+        for model in state.registry.iter() {
+            let table = &model.definition().table;
+            let quoted = if self.backend == "mysql" { format!("`{table}`") } else { format!("\"{table}\"") };
+            state.db.execute_unprepared(&format!("DROP TABLE IF EXISTS {quoted}")).await.expect("drop test table");
+        }
+    }
+
+    /// Sends a request with an optional JSON body.
+    pub async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Resp {
+        let req = test::TestRequest::default().method(method).uri(uri);
+        let req = match body {
+            Some(b) => req.set_json(b),
+            None => req,
+        };
+        self.send(req).await
+    }
+
+    /// Sends a request with a raw body and content type.
+    pub async fn raw(&self, method: Method, uri: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Resp {
+        let req = test::TestRequest::default()
+            .method(method)
+            .uri(uri)
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .set_payload(body.into());
+        self.send(req).await
+    }
+
+    async fn send(&self, req: test::TestRequest) -> Resp {
+        let app =
+            test::init_service(App::new().service(self.api.scope("/api")).default_service(web::to(url_not_found)))
+                .await;
+        let res = test::call_service(&app, req.to_request()).await;
+        let status = res.status();
+        let content_type =
+            res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let raw = test::read_body(res).await.to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp { status, content_type, body, raw }
+    }
+
+    pub async fn get(&self, uri: &str) -> Resp {
+        self.call(Method::GET, uri, None).await
+    }
+
+    pub async fn post(&self, uri: &str, body: Value) -> Resp {
+        self.call(Method::POST, uri, Some(body)).await
+    }
+
+    pub async fn put(&self, uri: &str, body: Value) -> Resp {
+        self.call(Method::PUT, uri, Some(body)).await
+    }
+
+    pub async fn patch(&self, uri: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, uri, Some(body)).await
+    }
+
+    pub async fn delete(&self, uri: &str) -> Resp {
+        self.call(Method::DELETE, uri, None).await
+    }
+
+    /// Creates an instance and returns its id.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let res = self.post(path, body).await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] create {path}: {:?}", self.backend, res.body);
+        res.body["id"].clone()
+    }
+}
+
+/// URL-encodes a JSON filter for a query string.
+pub fn q(value: Value) -> String {
+    percent_encoding::utf8_percent_encode(&value.to_string(), percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The body with every `id`-like number replaced, for snapshots.
+pub fn redact_ids(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if (k == "id" || k.ends_with("Id")) && v.is_number() {
+                        Value::from("[id]")
+                    } else {
+                        redact_ids(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_ids).collect()),
+        other => other.clone(),
+    }
+}

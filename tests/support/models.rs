@@ -1,0 +1,173 @@
+//! The models the HTTP tests serve: the store's Category and Product, plus fixtures for every
+//! relation kind, a string-id model and a model with `replaceOnPUT: false`.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod category {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "category")]
+    #[persisted_model(has_many(name = "products", model = "Product", foreign_key = "categoryId"))]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+    }
+    no_relations!();
+}
+
+pub mod product {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "product")]
+    #[serde(rename_all = "camelCase")]
+    #[persisted_model(belongs_to(name = "category", model = "Category", foreign_key = "categoryId"))]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+        pub price: Option<f64>,
+        #[persisted_model(default = true)]
+        pub in_stock: Option<bool>,
+        pub released_at: Option<DateTimeUtc>,
+        pub category_id: Option<i32>,
+        #[persisted_model(hidden)]
+        pub secret: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod author {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "author")]
+    #[persisted_model(has_one(name = "profile", model = "Profile", foreign_key = "authorId"))]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+    }
+    no_relations!();
+}
+
+pub mod profile {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "profile")]
+    #[serde(rename_all = "camelCase")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub bio: Option<String>,
+        pub author_id: Option<i32>,
+    }
+    no_relations!();
+}
+
+pub mod physician {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "physician")]
+    #[persisted_model(has_many_through(
+        name = "patients",
+        model = "Patient",
+        foreign_key = "physicianId",
+        through = "Appointment",
+        key_through = "patientId"
+    ))]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+    }
+    no_relations!();
+}
+
+pub mod patient {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "patient")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+    }
+    no_relations!();
+}
+
+pub mod appointment {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "appointment")]
+    #[serde(rename_all = "camelCase")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub physician_id: Option<i32>,
+        pub patient_id: Option<i32>,
+        pub note: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod tag {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A model whose id is chosen by the client: LoopBack's `forceId: false`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "tag")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub label: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod note {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// LoopBack 2 style: PUT patches.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "note")]
+    #[persisted_model(replace_on_put = false, strict_delete)]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub title: String,
+        pub body: Option<String>,
+    }
+    no_relations!();
+}
