@@ -1,0 +1,21 @@
+use persisted_model::PersistedModel;
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+#[sea_orm(table_name = "category")]
+#[persisted_model(
+    has_many(name = "products", model = "Product", foreign_key = "categoryId"),
+    has_many(name = "products", model = "Item", foreign_key = "categoryId")
+)]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+fn main() {}
