@@ -6,5 +6,6 @@ mod support;
 mod crud;
 mod errors;
 mod filters;
+mod hooks;
 mod relations;
 mod routes;

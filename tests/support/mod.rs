@@ -98,6 +98,7 @@ impl TestApp {
             .handle(handle::<appointment::Model>(&suffix))
             .handle(handle::<tag::Model>(&suffix))
             .handle(handle::<note::Model>(&suffix))
+            .handle(handle::<memo::Model>(&suffix))
             .body_limit(16 * 1024)
             .build()
             .await

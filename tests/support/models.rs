@@ -171,3 +171,56 @@ pub mod note {
     }
     no_relations!();
 }
+
+pub mod memo {
+    use persisted_model::filter::{Op, Where};
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::Value;
+
+    /// A model that overrides its hooks.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "memo")]
+    #[persisted_model(custom_hooks)]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub text: String,
+        pub archived: Option<bool>,
+    }
+    no_relations!();
+
+    impl ModelHooks for Model {
+        /// Archived memos are invisible to every query.
+        async fn access(_ctx: &CallContext<'_>, where_: &mut Option<Where>) -> Result<(), Error> {
+            let visible = Where::Or(vec![
+                Where::eq("archived", Value::Bool(false)),
+                Where::Cond { property: "archived".into(), op: Op::Eq(Value::Null) },
+            ]);
+            *where_ = Some(match where_.take() {
+                Some(w) => Where::And(vec![w, visible]),
+                None => visible,
+            });
+            Ok(())
+        }
+
+        /// Text is stored trimmed; "forbidden" is refused.
+        async fn before_save(_ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+            if let Some(Value::String(text)) = event.data.get_mut("text") {
+                *text = text.trim().to_owned();
+                if text == "forbidden" {
+                    return Err(Error::new(actix_web::http::StatusCode::FORBIDDEN, "memo refused"));
+                }
+            }
+            Ok(())
+        }
+
+        /// Clients see a word count.
+        async fn loaded(_ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
+            let words = instance.get("text").and_then(Value::as_str).map_or(0, |t| t.split_whitespace().count());
+            instance.insert("words".into(), Value::from(words));
+            Ok(())
+        }
+    }
+}

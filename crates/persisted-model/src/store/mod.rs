@@ -309,7 +309,8 @@ impl<'a> Store<'a> {
         let def = self.def();
         row.retain(|key, _| match def.property(key) {
             Some(p) => !p.hidden && filter.fields.as_ref().is_none_or(|f| f.iter().any(|n| n == key)),
-            None => filter.include.iter().any(|i| i.relation == *key),
+            // Included relations, and what a `loaded` hook added unless `fields` narrowed.
+            None => filter.fields.is_none() || filter.include.iter().any(|i| i.relation == *key),
         });
         Ok(row)
     }
