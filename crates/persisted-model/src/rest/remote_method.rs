@@ -224,141 +224,72 @@ pub fn remote_methods(model: &ModelDefinition) -> Vec<RemoteMethod> {
     ];
     for rel in &model.relations {
         let r = rel.name.as_str();
-        let op = |op| Operation::Relation { relation: rel.name.clone(), op };
-        let base = format!("/{{id}}/{r}");
-        let by_fk = format!("/{{id}}/{r}/{{fk}}");
-        let name = |verb: &str| format!("__{verb}__{r}");
-        match rel.kind {
-            RelationKind::BelongsTo => {
-                out.push(method(
-                    &name("get"),
-                    &[],
-                    &[(M::GET, &base)],
-                    Read,
-                    op(RelationOp::Get),
-                    &format!("Fetch the related {r}."),
-                ));
-            }
-            RelationKind::HasOne => {
-                out.push(method(
-                    &name("get"),
-                    &[],
-                    &[(M::GET, &base)],
-                    Read,
-                    op(RelationOp::Get),
-                    &format!("Fetch the related {r}."),
-                ));
-                out.push(method(
-                    &name("create"),
-                    &[],
-                    &[(M::POST, &base)],
-                    Write,
-                    op(RelationOp::Create),
-                    &format!("Create the related {r}."),
-                ));
-                out.push(method(
-                    &name("update"),
-                    &[],
-                    &[(M::PUT, &base)],
-                    Write,
-                    op(RelationOp::Update),
-                    &format!("Update the related {r}."),
-                ));
-                out.push(method(
-                    &name("destroy"),
-                    &[],
-                    &[(M::DELETE, &base)],
-                    Write,
-                    op(RelationOp::Delete),
-                    &format!("Delete the related {r}."),
-                ));
-            }
+        let get = ("get", M::GET, "", Read, RelationOp::Get, "Fetch the related {r}.");
+        let spec = match rel.kind {
+            RelationKind::BelongsTo => vec![get],
+            RelationKind::HasOne => vec![
+                get,
+                ("create", M::POST, "", Write, RelationOp::Create, "Create the related {r}."),
+                ("update", M::PUT, "", Write, RelationOp::Update, "Update the related {r}."),
+                ("destroy", M::DELETE, "", Write, RelationOp::Delete, "Delete the related {r}."),
+            ],
             RelationKind::HasMany | RelationKind::HasManyThrough => {
-                let count = format!("/{{id}}/{r}/count");
-                out.push(method(
-                    &name("count"),
-                    &[],
-                    &[(M::GET, &count)],
-                    Read,
-                    op(RelationOp::Count),
-                    &format!("Count the related {r}."),
-                ));
+                let mut v = vec![("count", M::GET, "/count", Read, RelationOp::Count, "Count the related {r}.")];
                 if rel.kind == RelationKind::HasManyThrough {
-                    let link = format!("/{{id}}/{r}/rel/{{fk}}");
-                    out.push(method(
-                        &name("link"),
-                        &[],
-                        &[(M::PUT, &link)],
-                        Write,
-                        op(RelationOp::Link),
-                        &format!("Add a related item to {r} by id."),
-                    ));
-                    out.push(method(
-                        &name("unlink"),
-                        &[],
-                        &[(M::DELETE, &link)],
-                        Write,
-                        op(RelationOp::Unlink),
-                        &format!("Remove the {r} relation to an item by id."),
-                    ));
-                    out.push(method(
-                        &name("exists"),
-                        &[],
-                        &[(M::HEAD, &link)],
-                        Read,
-                        op(RelationOp::Exists),
-                        &format!("Check the existence of the {r} relation to an item by id."),
-                    ));
+                    v.extend([
+                        ("link", M::PUT, "/rel/{fk}", Write, RelationOp::Link, "Add a related item to {r} by id."),
+                        (
+                            "unlink",
+                            M::DELETE,
+                            "/rel/{fk}",
+                            Write,
+                            RelationOp::Unlink,
+                            "Remove the {r} relation to an item by id.",
+                        ),
+                        (
+                            "exists",
+                            M::HEAD,
+                            "/rel/{fk}",
+                            Read,
+                            RelationOp::Exists,
+                            "Check the {r} relation to an item by id.",
+                        ),
+                    ]);
                 }
-                out.push(method(
-                    &name("findById"),
-                    &[],
-                    &[(M::GET, &by_fk)],
-                    Read,
-                    op(RelationOp::FindById),
-                    &format!("Find a related item of {r} by id."),
-                ));
-                out.push(method(
-                    &name("updateById"),
-                    &[],
-                    &[(M::PUT, &by_fk)],
-                    Write,
-                    op(RelationOp::UpdateById),
-                    &format!("Update a related item of {r} by id."),
-                ));
-                out.push(method(
-                    &name("destroyById"),
-                    &[],
-                    &[(M::DELETE, &by_fk)],
-                    Write,
-                    op(RelationOp::DestroyById),
-                    &format!("Delete a related item of {r} by id."),
-                ));
-                out.push(method(
-                    &name("get"),
-                    &[],
-                    &[(M::GET, &base)],
-                    Read,
-                    op(RelationOp::Get),
-                    &format!("Query the related {r}."),
-                ));
-                out.push(method(
-                    &name("create"),
-                    &[],
-                    &[(M::POST, &base)],
-                    Write,
-                    op(RelationOp::Create),
-                    &format!("Create new instances in {r}."),
-                ));
-                out.push(method(
-                    &name("delete"),
-                    &[],
-                    &[(M::DELETE, &base)],
-                    Write,
-                    op(RelationOp::Delete),
-                    &format!("Delete all {r}."),
-                ));
+                v.extend([
+                    ("findById", M::GET, "/{fk}", Read, RelationOp::FindById, "Find a related item of {r} by id."),
+                    (
+                        "updateById",
+                        M::PUT,
+                        "/{fk}",
+                        Write,
+                        RelationOp::UpdateById,
+                        "Update a related item of {r} by id.",
+                    ),
+                    (
+                        "destroyById",
+                        M::DELETE,
+                        "/{fk}",
+                        Write,
+                        RelationOp::DestroyById,
+                        "Delete a related item of {r} by id.",
+                    ),
+                    ("get", M::GET, "", Read, RelationOp::Get, "Query the related {r}."),
+                    ("create", M::POST, "", Write, RelationOp::Create, "Create new instances in {r}."),
+                    ("delete", M::DELETE, "", Write, RelationOp::Delete, "Delete all {r}."),
+                ]);
+                v
             }
+        };
+        for (verb, http, suffix, access, op, description) in spec {
+            out.push(method(
+                &format!("__{verb}__{r}"),
+                &[],
+                &[(http, &format!("/{{id}}/{r}{suffix}"))],
+                access,
+                Operation::Relation { relation: rel.name.clone(), op },
+                &description.replace("{r}", r),
+            ));
         }
     }
     out
