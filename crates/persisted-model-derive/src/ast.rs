@@ -5,7 +5,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{GenericArgument, Ident, Lit, LitStr, PathArguments, Type};
 
-use crate::attr::{self, FieldAttr, ModelAttr, RelationAttr};
+use crate::attr::{self, AclAttr, FieldAttr, ModelAttr, RelationAttr};
 use crate::case;
 
 pub(crate) struct Model {
@@ -21,6 +21,8 @@ pub(crate) struct Model {
     pub(crate) strict_delete: bool,
     pub(crate) custom_hooks: bool,
     pub(crate) krate: syn::Path,
+    pub(crate) acls: Vec<AclAttr>,
+    pub(crate) default_permission: Option<LitStr>,
 }
 
 pub(crate) struct Field {
@@ -132,6 +134,8 @@ pub(crate) fn parse(input: &syn::DeriveInput) -> darling::Result<Model> {
         strict_delete: attrs.strict_delete,
         custom_hooks: attrs.custom_hooks,
         krate: attrs.krate.unwrap_or_else(|| syn::parse_quote!(::persisted_model)),
+        acls: attrs.acl,
+        default_permission: attrs.default_permission,
     };
     errors.finish_with(model)
 }

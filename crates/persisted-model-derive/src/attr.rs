@@ -37,6 +37,22 @@ pub(crate) struct ModelAttr {
     pub(crate) has_one: Vec<RelationAttr>,
     #[darling(multiple)]
     pub(crate) has_many_through: Vec<RelationAttr>,
+    /// Static ACL entries.
+    #[darling(multiple)]
+    pub(crate) acl: Vec<AclAttr>,
+    /// LoopBack's `defaultPermission`: `"ALLOW"` or `"DENY"`.
+    pub(crate) default_permission: Option<LitStr>,
+}
+
+/// `acl(role = "$everyone", property = "find", access_type = "READ", permission = "DENY")`.
+#[derive(Debug, Clone, FromMeta)]
+pub(crate) struct AclAttr {
+    pub(crate) role: Option<LitStr>,
+    pub(crate) user: Option<LitStr>,
+    pub(crate) app: Option<LitStr>,
+    pub(crate) property: Option<LitStr>,
+    pub(crate) access_type: Option<LitStr>,
+    pub(crate) permission: LitStr,
 }
 
 /// `belongs_to(...)`, `has_many(...)`, ...
@@ -49,6 +65,7 @@ pub(crate) struct RelationAttr {
     pub(crate) key_through: Option<LitStr>,
     #[darling(default)]
     pub(crate) disable_include: bool,
+    pub(crate) authorize_target: Option<bool>,
 }
 
 /// `#[persisted_model(...)]` on a field.

@@ -10,6 +10,7 @@ pub(crate) fn check(model: &Model) -> darling::Result<()> {
     check_primary_key(model, &mut errors);
     check_defaults(model, &mut errors);
     check_relations(model, &mut errors);
+    check_acls(model, &mut errors);
     errors.finish()
 }
 
@@ -110,5 +111,30 @@ fn check_relations(model: &Model, errors: &mut darling::error::Accumulator) {
             };
             errors.push(Error::custom(msg).with_span(&r.attr.name));
         }
+    }
+}
+
+const PERMISSIONS: &[&str] = &["ALLOW", "DENY", "ALARM", "AUDIT"];
+const ACCESS_TYPES: &[&str] = &["*", "READ", "WRITE", "EXECUTE", "REPLICATE"];
+
+fn check_acls(model: &Model, errors: &mut darling::error::Accumulator) {
+    for acl in &model.acls {
+        if !PERMISSIONS.contains(&acl.permission.value().as_str()) {
+            errors.push(Error::custom("permission must be ALLOW, DENY, ALARM or AUDIT").with_span(&acl.permission));
+        }
+        if let Some(a) = &acl.access_type
+            && !ACCESS_TYPES.contains(&a.value().as_str())
+        {
+            errors.push(Error::custom("access_type must be *, READ, WRITE, EXECUTE or REPLICATE").with_span(a));
+        }
+        let principals = [&acl.role, &acl.user, &acl.app].iter().filter(|p| p.is_some()).count();
+        if principals != 1 {
+            errors.push(Error::custom("an acl names exactly one of `role`, `user` or `app`").with_span(&acl.permission));
+        }
+    }
+    if let Some(p) = &model.default_permission
+        && !["ALLOW", "DENY"].contains(&p.value().as_str())
+    {
+        errors.push(Error::custom("default_permission must be ALLOW or DENY").with_span(p));
     }
 }

@@ -43,6 +43,7 @@
 
 extern crate self as persisted_model;
 
+mod access;
 mod database;
 mod error;
 pub mod filter;
@@ -57,6 +58,8 @@ pub mod prelude;
 pub mod testing;
 
 #[doc(inline)]
+pub use access::{Authenticator, BoxFuture, RoleFn, RoleSource};
+#[doc(inline)]
 pub use database::{DEFAULT_DATABASE_URL, connect, connect_from_env};
 #[doc(inline)]
 pub use error::{Error, Result};
@@ -67,8 +70,8 @@ pub use model::{
 };
 #[doc(inline)]
 pub use rest::{
-    AccessType, DEFAULT_BODY_LIMIT, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestApiBuilder,
-    RestState, remote_methods, url_not_found,
+    AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi,
+    RestApiBuilder, RestState, remote_methods, url_not_found,
 };
 #[doc(inline)]
 pub use store::Store;
@@ -76,6 +79,9 @@ pub use store::Store;
 pub use validation::{Rule, ValidationError, Violation};
 #[doc(inline)]
 pub use value::{coerce, format_date, parse_date};
+
+/// The ACL engine (`persisted-model-acl`).
+pub use persisted_model_acl as acl;
 
 /// `#[derive(PersistedModel)]`: see the crate documentation.
 #[cfg(feature = "derive")]
@@ -85,6 +91,7 @@ pub use persisted_model_derive::PersistedModel;
 #[doc(hidden)]
 pub mod __private {
     pub use actix_web;
+    pub use persisted_model_acl as acl;
     pub use sea_orm;
     pub use serde_json;
 }

@@ -68,8 +68,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             _ => quote!(),
         };
         let disable = r.attr.disable_include;
+        let authorize = r.attr.authorize_target.unwrap_or(true);
         quote! {
-            #krate::Relation::new(#rname, #kind, #target, #fk) #through .disable_include(#disable)
+            #krate::Relation::new(#rname, #kind, #target, #fk) #through
+                .disable_include(#disable)
+                .authorize_target(#authorize)
         }
     });
     let plural = model
@@ -80,6 +83,27 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let replace = model.replace_on_put.map(|v| quote!(def.settings.replace_on_put = #v;));
     let force = model.force_id.map(|v| quote!(def.settings.force_id = ::core::option::Option::Some(#v);));
     let strict_delete = model.strict_delete;
+    let acls = model.acls.iter().map(|a| {
+        let (ptype, pid) = match (&a.role, &a.user, &a.app) {
+            (Some(r), _, _) => ("ROLE", r.value()),
+            (_, Some(u), _) => ("USER", u.value()),
+            (_, _, Some(p)) => ("APP", p.value()),
+            _ => ("ROLE", String::new()),
+        };
+        let property = a.property.as_ref().map_or("*".to_owned(), |p| p.value());
+        let access = a.access_type.as_ref().map_or("*".to_owned(), |p| p.value());
+        let permission = a.permission.value();
+        quote! {
+            match #krate::__private::acl::AclEntry::parse(&def.name, #property, #access, #ptype, #pid, #permission) {
+                ::core::result::Result::Ok(entry) => def.acls.push(entry),
+                ::core::result::Result::Err(_) => ::core::unreachable!("checked by the derive"),
+            }
+        }
+    });
+    let default_permission = model.default_permission.as_ref().map(|p| {
+        let variant = if p.value() == "DENY" { quote!(Deny) } else { quote!(Allow) };
+        quote!(def.settings.default_permission = ::core::option::Option::Some(#krate::__private::acl::Permission::#variant);)
+    });
     quote! {
         impl #krate::PersistedModel for #ident {
             fn definition() -> #krate::ModelDefinition {
@@ -92,6 +116,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 #replace
                 #force
                 def.settings.strict_delete = #strict_delete;
+                #(#acls)*
+                #default_permission
                 def
             }
 

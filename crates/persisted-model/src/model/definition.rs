@@ -1,6 +1,7 @@
 //! The runtime description of a model: what `#[derive(PersistedModel)]` fills in and what every
 //! generic part of the framework (validation, filters, routes, ACLs, OpenAPI) reads.
 
+use persisted_model_acl::{AclEntry, Permission};
 use serde_json::Value;
 
 /// Everything the framework knows about one model.
@@ -23,6 +24,8 @@ pub struct ModelDefinition {
     pub relations: Vec<Relation>,
     /// Model settings.
     pub settings: ModelSettings,
+    /// Static ACL entries, in declaration order.
+    pub acls: Vec<AclEntry>,
 }
 
 impl ModelDefinition {
@@ -39,7 +42,14 @@ impl ModelDefinition {
             id: 0,
             relations: Vec::new(),
             settings: ModelSettings::default(),
+            acls: Vec::new(),
         }
+    }
+
+    /// Adds a static ACL entry for this model.
+    pub fn acl(mut self, entry: AclEntry) -> Self {
+        self.acls.push(entry);
+        self
     }
 
     /// The id property.
@@ -220,6 +230,9 @@ pub struct Relation {
     pub key_through: Option<String>,
     /// Leave the relation out of `include` silently (LoopBack's `disableInclude`).
     pub disable_include: bool,
+    /// Check the caller's access to the target model too (security rule 11). Off only for
+    /// relations whose source already grants everything the target holds.
+    pub authorize_target: bool,
 }
 
 impl Relation {
@@ -238,6 +251,7 @@ impl Relation {
             through: None,
             key_through: None,
             disable_include: false,
+            authorize_target: true,
         }
     }
 
@@ -251,6 +265,12 @@ impl Relation {
     /// Leaves the relation out of `include`.
     pub fn disable_include(mut self, yes: bool) -> Self {
         self.disable_include = yes;
+        self
+    }
+
+    /// Whether access to the target is checked as well (default true).
+    pub fn authorize_target(mut self, yes: bool) -> Self {
+        self.authorize_target = yes;
         self
     }
 
@@ -283,11 +303,16 @@ pub struct ModelSettings {
     pub force_id: Option<bool>,
     /// `deleteById` of a missing id answers 404 instead of `{"count":0}`.
     pub strict_delete: bool,
+    /// The permission when no ACL entry applies (LoopBack: ALLOW).
+    pub default_permission: Option<Permission>,
+    /// The model holds users: `$owner` of an instance is the user with its id, and other
+    /// models' belongsTo relations to it make their owners.
+    pub user_model: bool,
 }
 
 impl Default for ModelSettings {
     fn default() -> Self {
-        Self { replace_on_put: true, force_id: None, strict_delete: false }
+        Self { replace_on_put: true, force_id: None, strict_delete: false, default_permission: None, user_model: false }
     }
 }
 

@@ -7,6 +7,7 @@ use sea_orm::sea_query::TableCreateStatement;
 
 use super::{DynHooks, HooksOf, ModelDefinition, NoHooks, PersistedModel};
 use crate::filter::ModelLookup;
+use crate::rest::{RemoteMethod, remote_methods};
 
 /// One registered model: its definition, its hooks and how to create its table.
 #[derive(Clone)]
@@ -18,6 +19,7 @@ struct Entry {
     definition: ModelDefinition,
     hooks: Box<dyn DynHooks>,
     create_table: Option<fn(DbBackend) -> TableCreateStatement>,
+    methods: Vec<RemoteMethod>,
 }
 
 impl ModelHandle {
@@ -36,15 +38,32 @@ impl ModelHandle {
         hooks: Box<dyn DynHooks>,
         create_table: Option<fn(DbBackend) -> TableCreateStatement>,
     ) -> Self {
-        Self { inner: Arc::new(Entry { definition, hooks, create_table }) }
+        Self { inner: Arc::new(Entry { definition, hooks, create_table, methods: Vec::new() }) }
     }
 
-    /// Changes the definition (path, table, settings...) before the model is registered.
+    fn into_entry(self) -> Entry {
+        Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("a model handle is changed only before registration"))
+    }
+
+    /// Changes the definition (path, table, settings, ACLs...) before the model is registered.
     pub fn map_definition(self, f: impl FnOnce(&mut ModelDefinition)) -> Self {
-        let entry = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("map_definition on a shared model handle"));
-        let mut definition = entry.definition;
-        f(&mut definition);
-        Self::from_parts(definition, entry.hooks, entry.create_table)
+        let mut entry = self.into_entry();
+        f(&mut entry.definition);
+        Self { inner: Arc::new(entry) }
+    }
+
+    /// Adds a custom remote method; its routes are tried before the generic ones.
+    pub fn with_method(self, method: RemoteMethod) -> Self {
+        let mut entry = self.into_entry();
+        entry.methods.push(method);
+        Self { inner: Arc::new(entry) }
+    }
+
+    /// Every remote method: custom ones first, then the PersistedModel table.
+    pub fn remote_methods(&self) -> Vec<RemoteMethod> {
+        let mut out = self.inner.methods.clone();
+        out.extend(remote_methods(&self.inner.definition));
+        out
     }
 
     /// The model's definition.

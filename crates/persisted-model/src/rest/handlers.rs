@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 
 use super::RestState;
 use super::body::read_body;
+use super::call::Call;
 use super::relations;
 use super::remote_method::Operation;
 use super::routes::RouteTarget;
+use crate::access;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, FilterUse, QueryParams, Where, object_argument, parse_filter, parse_where};
 use crate::model::{CallContext, ModelDefinition};
@@ -54,31 +56,45 @@ pub(crate) fn path_id(req: &HttpRequest, model: &ModelDefinition, name: &str) ->
     (raw, id)
 }
 
-/// Runs the remote method a route stands for.
+/// Runs the remote method a route stands for: the caller is identified, the arguments read
+/// and checked (a malformed filter is a 400 even for a caller who would be denied), access is
+/// decided, then the operation runs.
 pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteTarget) -> Result<HttpResponse> {
-    let state = req
+    let data = req
         .app_data::<Data<RestState>>()
+        .cloned()
         .ok_or_else(|| Error::Internal("RestState is not registered as app data".into()))?;
-    let state: &RestState = state;
+    let state: &RestState = &data;
+    let caller = access::caller(state, &req).await?;
     let model = &target.model;
     let def = model.definition();
+    let method = &target.method;
     let store = Store {
         db: &state.db,
         registry: &state.registry,
         model,
-        call: CallContext { model: def, method: &target.method, request: Some(&req) },
+        call: CallContext { model: def, method: &method.name, request: Some(&req) },
         limits: &state.limits,
     };
     let args = Args { params: QueryParams::parse(req.query_string()), state };
     let body = if target.reads_body { read_body(&req, payload, state.body_limit).await? } else { Value::Null };
+    let (raw_id, id) = path_id(&req, def, "id");
+    let authorize = |id: Option<Value>| {
+        let caller = &caller;
+        async move { access::authorize(state, caller, def, method, id.as_ref()).await }
+    };
 
-    match &target.operation {
+    match &method.operation {
         Operation::Find => {
             let filter = args.filter(def, FilterUse::Full)?;
+            authorize(None).await?;
+            access::authorize_includes(state, &caller, def, &filter.include).await?;
             Ok(json_ok(&Value::Array(store.find(filter).await?.into_iter().map(Value::Object).collect())))
         }
         Operation::FindOne => {
             let filter = args.filter(def, FilterUse::Full)?;
+            authorize(None).await?;
+            access::authorize_includes(state, &caller, def, &filter.include).await?;
             match store.find_one(filter).await? {
                 Some(found) => Ok(json_ok(&Value::Object(found))),
                 None => Err(Error::unknown_id(&def.name, "undefined")),
@@ -86,74 +102,99 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         }
         Operation::FindById => {
             let filter = args.filter(def, FilterUse::FieldsAndInclude)?;
-            let (raw, id) = path_id(&req, def, "id");
+            authorize(id.clone()).await?;
+            access::authorize_includes(state, &caller, def, &filter.include).await?;
             let found = match id {
                 Some(id) => store.find_by_id(&id, filter).await?,
                 None => None,
             };
-            found.map(|f| json_ok(&Value::Object(f))).ok_or_else(|| Error::unknown_id(&def.name, &raw))
+            found.map(|f| json_ok(&Value::Object(f))).ok_or_else(|| Error::unknown_id(&def.name, &raw_id))
         }
         Operation::Count => {
             let where_ = args.where_(def)?;
+            authorize(None).await?;
             Ok(json_ok(&json!({ "count": store.count(where_).await? })))
         }
-        Operation::Exists => {
-            let exists = match path_id(&req, def, "id").1 {
+        Operation::Exists | Operation::ExistsHead => {
+            authorize(id.clone()).await?;
+            let exists = match id {
                 Some(id) => store.exists(&id).await?,
                 None => false,
             };
-            Ok(json_ok(&json!({ "exists": exists })))
+            Ok(match (&method.operation, exists) {
+                (Operation::Exists, _) => json_ok(&json!({ "exists": exists })),
+                (_, true) => HttpResponse::Ok().finish(),
+                (_, false) => HttpResponse::NotFound().finish(),
+            })
         }
-        Operation::ExistsHead => {
-            let exists = match path_id(&req, def, "id").1 {
-                Some(id) => store.exists(&id).await?,
-                None => false,
-            };
-            Ok(if exists { HttpResponse::Ok().finish() } else { HttpResponse::NotFound().finish() })
+        Operation::Create => {
+            authorize(None).await?;
+            Ok(json_ok(&store.create(&body).await?))
         }
-        Operation::Create => Ok(json_ok(&store.create(&body).await?)),
-        Operation::PatchOrCreate => Ok(json_ok(&Value::Object(store.patch_or_create(&body).await?))),
-        Operation::ReplaceOrCreate => Ok(json_ok(&Value::Object(store.replace_or_create(&body).await?))),
+        Operation::PatchOrCreate => {
+            authorize(None).await?;
+            Ok(json_ok(&Value::Object(store.patch_or_create(&body).await?)))
+        }
+        Operation::ReplaceOrCreate => {
+            authorize(None).await?;
+            Ok(json_ok(&Value::Object(store.replace_or_create(&body).await?)))
+        }
         Operation::UpsertWithWhere => {
-            let where_ =
-                args.where_(def)?.ok_or_else(|| Error::bad_request("upsertWithWhere requires a non-empty where"))?;
+            let where_ = args.where_(def)?.ok_or_else(|| Error::bad_request("upsertWithWhere requires a non-empty where"))?;
+            authorize(None).await?;
             Ok(json_ok(&Value::Object(store.upsert_with_where(where_, &body).await?)))
         }
         Operation::UpdateAll => {
-            let where_ = args
-                .where_(def)?
-                .ok_or_else(|| Error::bad_request("updateAll requires a non-empty where: it would change every row"))?;
+            let where_ = args.where_(def)?.ok_or_else(|| {
+                Error::bad_request("updateAll requires a non-empty where: it would change every row")
+            })?;
+            authorize(None).await?;
             Ok(json_ok(&json!({ "count": store.update_all(where_, &body).await? })))
         }
         Operation::ReplaceById => {
-            let (raw, id) = path_id(&req, def, "id");
+            authorize(id.clone()).await?;
             match id {
                 Some(id) => Ok(json_ok(&Value::Object(store.replace_by_id(&id, &body).await?))),
-                None => Err(Error::not_found(format!("Could not replace. Object with id {raw} does not exist!"))),
+                None => Err(Error::not_found(format!("Could not replace. Object with id {raw_id} does not exist!"))),
             }
         }
         Operation::PatchAttributes => {
-            let (raw, id) = path_id(&req, def, "id");
+            authorize(id.clone()).await?;
             match id {
                 Some(id) => Ok(json_ok(&Value::Object(store.patch_attributes(&id, &body).await?))),
                 None => {
-                    Err(Error::not_found(format!("could not find a model with id {raw}")).with_code("MODEL_NOT_FOUND"))
+                    Err(Error::not_found(format!("could not find a model with id {raw_id}")).with_code("MODEL_NOT_FOUND"))
                 }
             }
         }
         Operation::DeleteById => {
-            let (raw, id) = path_id(&req, def, "id");
+            authorize(id.clone()).await?;
             let count = match id {
                 Some(id) => store.delete_by_id(&id).await?,
                 None => 0,
             };
             if count == 0 && def.settings.strict_delete {
-                return Err(Error::not_found(format!("No instance with id {raw} found for {}", def.name))
+                return Err(Error::not_found(format!("No instance with id {raw_id} found for {}", def.name))
                     .with_code("NOT_FOUND"));
             }
             Ok(json_ok(&json!({ "count": count })))
         }
-        Operation::Relation { relation, op } => relations::handle(&req, &store, &args, relation, *op, &body).await,
+        Operation::Relation { relation, op } => {
+            relations::handle(&req, &store, &args, &caller, relation, *op, &body, authorize(id.clone())).await
+        }
+        Operation::Custom(handler) => {
+            authorize(id).await?;
+            let call = Call {
+                request: req.clone(),
+                body,
+                params: args.params,
+                model: model.clone(),
+                state: data.clone(),
+                caller,
+                method: method.name.clone(),
+            };
+            handler.run(call).await
+        }
     }
 }
 

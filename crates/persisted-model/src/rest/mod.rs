@@ -1,12 +1,14 @@
 //! The REST layer: the remote-method table, route mounting, argument reading and handlers.
 
 mod body;
+mod call;
 mod handlers;
 mod relations;
 mod remote_method;
 mod routes;
 
-pub use remote_method::{AccessType, Operation, RelationOp, RemoteMethod, remote_methods};
+pub use call::Call;
+pub use remote_method::{AccessType, CustomHandler, Operation, RelationOp, RemoteMethod, remote_methods};
 pub use routes::{ModelRoutes, url_not_found};
 
 use std::sync::Arc;
@@ -15,14 +17,16 @@ use actix_web::Scope;
 use actix_web::web::{self, Data};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
+use persisted_model_acl::{AclEntry, Policy};
+
+use crate::access::{Authenticator, RoleSource, SharedAuthenticator, SharedRoleSource};
 use crate::filter::FilterLimits;
 use crate::model::{ModelHandle, ModelRegistry, PersistedModel};
 
 /// LoopBack's (body-parser's) default body limit: 100 kB.
 pub const DEFAULT_BODY_LIMIT: usize = 100 * 1024;
 
-/// What every handler shares: the connection, the models and the limits.
-#[derive(Debug)]
+/// What every handler shares: the connection, the models, the access policy and the limits.
 #[non_exhaustive]
 pub struct RestState {
     /// The database.
@@ -33,16 +37,27 @@ pub struct RestState {
     pub limits: FilterLimits,
     /// Largest accepted request body in bytes (413 above).
     pub body_limit: usize,
+    /// Every model's static ACLs plus the application's, compiled once.
+    pub policy: Policy,
+    pub(crate) authenticator: Option<SharedAuthenticator>,
+    pub(crate) role_sources: Vec<SharedRoleSource>,
+    /// Answer every denial with 401, as LoopBack 3 did by default (off: 403 when authenticated).
+    pub deny_with_401: bool,
+}
+
+impl std::fmt::Debug for RestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestState").field("registry", &self.registry).field("limits", &self.limits).finish_non_exhaustive()
+    }
 }
 
 /// The REST API of a set of models: build it once, mount it in every worker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RestApi {
     state: Data<RestState>,
 }
 
 /// Builder for [`RestApi`].
-#[derive(Debug)]
 #[must_use]
 pub struct RestApiBuilder {
     db: DatabaseConnection,
@@ -50,6 +65,22 @@ pub struct RestApiBuilder {
     limits: FilterLimits,
     body_limit: usize,
     create_tables: bool,
+    acls: Vec<AclEntry>,
+    authenticator: Option<SharedAuthenticator>,
+    role_sources: Vec<SharedRoleSource>,
+    deny_with_401: bool,
+}
+
+impl std::fmt::Debug for RestApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestApi").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RestApiBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestApiBuilder").field("registry", &self.registry).finish_non_exhaustive()
+    }
 }
 
 impl RestApi {
@@ -61,6 +92,10 @@ impl RestApi {
             limits: FilterLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             create_tables: true,
+            acls: Vec::new(),
+            authenticator: None,
+            role_sources: Vec::new(),
+            deny_with_401: false,
         }
     }
 
@@ -103,6 +138,40 @@ impl RestApiBuilder {
         self
     }
 
+    /// Adds an application-level ACL entry (as LoopBack's model-config `acls`).
+    pub fn acl(mut self, entry: AclEntry) -> Self {
+        self.acls.push(entry);
+        self
+    }
+
+    /// Sets how callers are identified (access-token's token lookup).
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(std::sync::Arc::new(authenticator));
+        self
+    }
+
+    /// Adds a source of named roles (RoleMapping, custom roles).
+    pub fn role_source(mut self, source: impl RoleSource) -> Self {
+        self.role_sources.push(std::sync::Arc::new(source));
+        self
+    }
+
+    /// Answers every denial with 401 `AUTHORIZATION_REQUIRED`, as LoopBack 3 did by default.
+    pub fn deny_with_401(mut self, yes: bool) -> Self {
+        self.deny_with_401 = yes;
+        self
+    }
+
+    /// Whether the models include one with this name.
+    pub fn has_model(&self, name: &str) -> bool {
+        self.registry.get(name).is_some()
+    }
+
+    /// The database connection.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     /// Whether `build` creates missing tables (default true).
     pub fn create_tables(mut self, yes: bool) -> Self {
         self.create_tables = yes;
@@ -119,12 +188,29 @@ impl RestApiBuilder {
                 }
             }
         }
+        let mut policy = Policy::new(Vec::new());
+        for model in self.registry.iter() {
+            let def = model.definition();
+            for entry in &def.acls {
+                policy.add(entry.clone());
+            }
+            if let Some(p) = def.settings.default_permission {
+                policy.set_default(&def.name, p);
+            }
+        }
+        for entry in self.acls {
+            policy.add(entry);
+        }
         Ok(RestApi {
             state: Data::new(RestState {
                 db: self.db,
                 registry: Arc::new(self.registry),
                 limits: self.limits,
                 body_limit: self.body_limit,
+                policy,
+                authenticator: self.authenticator,
+                role_sources: self.role_sources,
+                deny_with_401: self.deny_with_401,
             }),
         })
     }

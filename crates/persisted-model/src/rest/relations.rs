@@ -2,6 +2,7 @@
 //! loaded first (404 when missing), then the operation runs on the target model.
 
 use actix_web::{HttpRequest, HttpResponse};
+use persisted_model_acl::{AccessType, Caller};
 use serde_json::{Value, json};
 
 use super::handlers::{Args, json_ok, no_content, path_id};
@@ -12,13 +13,16 @@ use crate::model::{Instance, RelationKind};
 use crate::store::{Store, WriteKind, body_object, prepare};
 use crate::value::{id_text, parse_id};
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn handle(
     req: &HttpRequest,
     store: &Store<'_>,
     args: &Args<'_>,
+    caller: &Caller,
     relation: &str,
     op: RelationOp,
     body: &Value,
+    authorize_source: impl std::future::Future<Output = Result<()>>,
 ) -> Result<HttpResponse> {
     let def = store.model.definition();
     let rel = def.relation(relation).ok_or_else(|| Error::Internal(format!("no relation {relation}")))?;
@@ -36,6 +40,17 @@ pub(crate) async fn handle(
         RelationOp::Count => (Filter::default(), args.where_(tdef)?),
         _ => (Filter::default(), None),
     };
+    // The source model's ACLs decide the relation method (`__get__products`); the target's decide
+    // whether the caller may touch its data at all (security rule 11).
+    authorize_source.await?;
+    if rel.authorize_target {
+        let (method, access) = target_method(op);
+        let state = args.state;
+        crate::access::authorize_as(state, caller, tdef, method, &[], access, None, None).await?;
+    }
+    if let RelationOp::Get = op {
+        crate::access::authorize_includes(args.state, caller, tdef, &filter.include).await?;
+    }
     let (raw, id) = path_id(req, def, "id");
     let parent = match &id {
         Some(id) => store.find_by_id(id, Filter::default()).await?,
@@ -265,6 +280,16 @@ fn with_key(body: &Value, fk: &str, id: &Value) -> Result<Value> {
     let mut obj = body_object(body)?;
     obj.insert(fk.to_owned(), id.clone());
     Ok(Value::Object(obj))
+}
+
+/// The target model's method a relation operation amounts to.
+fn target_method(op: RelationOp) -> (&'static str, AccessType) {
+    match op {
+        RelationOp::Get | RelationOp::Count | RelationOp::FindById | RelationOp::Exists => ("find", AccessType::Read),
+        RelationOp::Create | RelationOp::Link => ("create", AccessType::Write),
+        RelationOp::Update | RelationOp::UpdateById => ("patchAttributes", AccessType::Write),
+        RelationOp::Delete | RelationOp::DestroyById | RelationOp::Unlink => ("deleteById", AccessType::Write),
+    }
 }
 
 fn op_verb(op: RelationOp) -> &'static str {

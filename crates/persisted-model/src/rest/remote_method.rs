@@ -1,20 +1,57 @@
 //! The one table of remote methods per model. Route mounting reads it (and later OpenAPI and
 //! the ACL engine), so they can never disagree.
 
-use actix_web::http::Method;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
+use actix_web::HttpResponse;
+use actix_web::http::Method;
+pub use persisted_model_acl::AccessType;
+
+use super::call::Call;
+use crate::error::Error;
 use crate::model::{ModelDefinition, RelationKind};
 
-/// LoopBack's access types, used by ACLs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessType {
-    /// Reads data.
-    Read,
-    /// Changes data.
-    Write,
-    /// Anything else (custom methods).
-    Execute,
+type HandlerFn = dyn Fn(Call) -> Pin<Box<dyn Future<Output = Result<HttpResponse, Error>>>> + Send + Sync;
+
+/// The handler of a custom remote method (login, logout, ...).
+#[derive(Clone)]
+pub struct CustomHandler {
+    f: Arc<HandlerFn>,
+    /// Whether the method reads the request body.
+    pub reads_body: bool,
 }
+
+impl CustomHandler {
+    /// A handler from an async function of the call.
+    pub fn new<F, Fut>(reads_body: bool, f: F) -> Self
+    where
+        F: Fn(Call) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<HttpResponse, Error>> + 'static,
+    {
+        Self { f: Arc::new(move |call| Box::pin(f(call))), reads_body }
+    }
+
+    pub(crate) async fn run(&self, call: Call) -> Result<HttpResponse, Error> {
+        (self.f)(call).await
+    }
+}
+
+impl fmt::Debug for CustomHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomHandler").field("reads_body", &self.reads_body).finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for CustomHandler {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.f, &other.f)
+    }
+}
+
+impl Eq for CustomHandler {}
 
 /// What a route does; the handler dispatches on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +85,8 @@ pub enum Operation {
     Count,
     /// `PATCH /:id`.
     PatchAttributes,
+    /// A custom remote method.
+    Custom(CustomHandler),
     /// A relation route.
     Relation {
         /// The relation name.
@@ -100,6 +139,41 @@ pub struct RemoteMethod {
     pub operation: Operation,
     /// A one-line description for API documentation.
     pub description: String,
+    /// The token scopes that may call the method; `None` is LoopBack's `["DEFAULT"]`.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl RemoteMethod {
+    /// A custom remote method with one route (`path` relative to the model, e.g. `/login`).
+    pub fn custom(name: &str, verb: Method, path: &str, access: AccessType, handler: CustomHandler) -> Self {
+        Self {
+            name: name.to_owned(),
+            aliases: Vec::new(),
+            routes: vec![(verb, path.to_owned())],
+            access,
+            operation: Operation::Custom(handler),
+            description: String::new(),
+            scopes: None,
+        }
+    }
+
+    /// Adds another route.
+    pub fn route(mut self, verb: Method, path: &str) -> Self {
+        self.routes.push((verb, path.to_owned()));
+        self
+    }
+
+    /// Sets the description.
+    pub fn describe(mut self, text: &str) -> Self {
+        self.description = text.to_owned();
+        self
+    }
+
+    /// Restricts the method to tokens with one of these scopes.
+    pub fn scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = Some(scopes.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
 }
 
 fn method(
@@ -117,6 +191,7 @@ fn method(
         access,
         operation,
         description: description.to_owned(),
+        scopes: None,
     }
 }
 

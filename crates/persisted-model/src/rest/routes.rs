@@ -10,15 +10,14 @@ use actix_web::{HttpRequest, HttpResponse, Scope};
 use serde_json::json;
 
 use super::handlers::dispatch;
-use super::remote_method::{Operation, RelationOp, RemoteMethod, remote_methods};
+use super::remote_method::{Operation, RelationOp, RemoteMethod};
 use crate::error::error_response;
 use crate::model::ModelHandle;
 
 /// What one route runs.
 pub(crate) struct RouteTarget {
     pub(crate) model: ModelHandle,
-    pub(crate) method: String,
-    pub(crate) operation: Operation,
+    pub(crate) method: RemoteMethod,
     pub(crate) reads_body: bool,
 }
 
@@ -34,6 +33,7 @@ fn reads_body(op: &Operation) -> bool {
         Operation::Relation { op, .. } => {
             matches!(op, RelationOp::Create | RelationOp::Update | RelationOp::UpdateById | RelationOp::Link)
         }
+        Operation::Custom(handler) => handler.reads_body,
         _ => false,
     }
 }
@@ -52,7 +52,7 @@ impl ModelRoutes {
 
     /// The model's remote methods (the table the routes are built from).
     pub fn remote_methods(&self) -> Vec<RemoteMethod> {
-        remote_methods(self.model.definition())
+        self.model.remote_methods()
     }
 
     /// The actix scope with every route.
@@ -62,9 +62,8 @@ impl ModelRoutes {
         for m in self.remote_methods() {
             let target = Arc::new(RouteTarget {
                 model: self.model.clone(),
-                method: m.name.clone(),
                 reads_body: reads_body(&m.operation),
-                operation: m.operation.clone(),
+                method: m.clone(),
             });
             for (verb, path) in &m.routes {
                 // The model's root answers with and without the trailing slash.

@@ -1,0 +1,207 @@
+//! Authentication and authorization of every route: the caller comes from the application's
+//! [`Authenticator`], the decision from the compiled ACL [`Policy`](persisted_model_acl::Policy)
+//! with `$owner` and application roles resolved here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::{HttpMessage, HttpRequest};
+use actix_web::http::StatusCode;
+use persisted_model_acl::{AccessRequest, AccessType, Caller, Decision, RoleResolver};
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::filter::Include;
+use crate::model::{ModelDefinition, RelationKind};
+use crate::rest::{RemoteMethod, RestState};
+use crate::store::find_rows_by_id;
+use crate::value::id_text;
+
+/// A boxed future, as the strategy traits return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Finds who is calling. access-token implements it with the AccessToken model.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The caller of `req`: anonymous when there is no token or an unknown one; an error (401
+    /// `INVALID_TOKEN`) for an expired token.
+    fn authenticate<'a>(&'a self, req: &'a HttpRequest, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<Caller>>;
+}
+
+/// Answers whether a caller holds a named role (roles of a RoleMapping table, custom roles).
+pub trait RoleSource: Send + Sync + 'static {
+    /// `Some(answer)` for roles this source knows, `None` otherwise.
+    fn has_role<'a>(
+        &'a self,
+        role: &'a str,
+        request: &'a AccessRequest<'a>,
+        caller: &'a Caller,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, Result<Option<bool>>>;
+}
+
+/// A role source from a closure: `|role, caller| -> Option<bool>` (no database access).
+pub struct RoleFn<F>(pub F);
+
+impl<F> RoleSource for RoleFn<F>
+where
+    F: Fn(&str, &Caller) -> Option<bool> + Send + Sync + 'static,
+{
+    fn has_role<'a>(
+        &'a self,
+        role: &'a str,
+        _: &'a AccessRequest<'a>,
+        caller: &'a Caller,
+        _: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, Result<Option<bool>>> {
+        Box::pin(async move { Ok((self.0)(role, caller)) })
+    }
+}
+
+/// The caller of a request, as the authenticator found it (cached in the request).
+pub(crate) async fn caller(state: &RestState, req: &HttpRequest) -> Result<Caller> {
+    if let Some(c) = req.extensions().get::<Caller>() {
+        return Ok(c.clone());
+    }
+    let caller = match &state.authenticator {
+        Some(auth) => auth.authenticate(req, &state.db).await?,
+        None => Caller::anonymous(),
+    };
+    req.extensions_mut().insert(caller.clone());
+    Ok(caller)
+}
+
+struct Resolver<'a> {
+    state: &'a RestState,
+    model: &'a ModelDefinition,
+    failure: std::cell::RefCell<Option<Error>>,
+}
+
+impl RoleResolver for Resolver<'_> {
+    async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Option<bool> {
+        let answer = if role == "$owner" {
+            is_owner(self.state, self.model, request, caller).await.map(Some)
+        } else {
+            let mut answer = Ok(None);
+            for source in &self.state.role_sources {
+                match source.has_role(role, request, caller, &self.state.db).await {
+                    Ok(None) => continue,
+                    other => {
+                        answer = other;
+                        break;
+                    }
+                }
+            }
+            answer
+        };
+        answer.unwrap_or_else(|e| {
+            self.failure.borrow_mut().replace(e);
+            Some(false)
+        })
+    }
+}
+
+/// `$owner`: the user itself for user models; otherwise the instance's `userId`/`owner`
+/// property, or its first belongsTo relation to a user model, names the caller.
+async fn is_owner(state: &RestState, model: &ModelDefinition, request: &AccessRequest<'_>, caller: &Caller) -> Result<bool> {
+    let (Some(user), Some(id)) = (caller.user_id(), request.model_id.as_deref()) else {
+        return Ok(false);
+    };
+    if model.settings.user_model {
+        return Ok(caller.user_model.as_deref().is_none_or(|m| m == model.name) && id == user);
+    }
+    let Some(id_value) = crate::value::parse_id(model.id_property().ty, id) else { return Ok(false) };
+    let Some(row) = find_rows_by_id(&state.db, model, &id_value).await? else { return Ok(false) };
+    let owner_key = ["userId", "owner"]
+        .into_iter()
+        .find(|k| model.property(k).is_some())
+        .map(str::to_owned)
+        .or_else(|| {
+            model
+                .relations
+                .iter()
+                .find(|r| {
+                    r.kind == RelationKind::BelongsTo
+                        && state.registry.get(&r.model).is_some_and(|m| m.definition().settings.user_model)
+                })
+                .map(|r| r.foreign_key.clone())
+        });
+    Ok(owner_key.and_then(|k| row.get(&k).cloned()).is_some_and(|v| !v.is_null() && id_text(&v) == user))
+}
+
+/// Checks that the caller may call `method` on `model` (for the instance `model_id`).
+pub(crate) async fn authorize(
+    state: &RestState,
+    caller: &Caller,
+    model: &ModelDefinition,
+    method: &RemoteMethod,
+    model_id: Option<&Value>,
+) -> Result<()> {
+    let aliases: Vec<&str> = method.aliases.to_vec();
+    authorize_as(state, caller, model, &method.name, &aliases, method.access, model_id, method.scopes.as_deref()).await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn authorize_as(
+    state: &RestState,
+    caller: &Caller,
+    model: &ModelDefinition,
+    method: &str,
+    aliases: &[&str],
+    access: AccessType,
+    model_id: Option<&Value>,
+    scopes: Option<&[String]>,
+) -> Result<()> {
+    let request = AccessRequest {
+        model: &model.name,
+        method,
+        aliases,
+        access_type: access,
+        model_id: model_id.map(id_text),
+        scopes,
+    };
+    let resolver = Resolver { state, model, failure: Default::default() };
+    let check = state.policy.check(&request, caller, &resolver).await;
+    if let Some(err) = resolver.failure.into_inner() {
+        return Err(err);
+    }
+    tracing::trace!(target: "persisted_model::acl", model = %model.name, method, decision = ?check.decision, reason = %check.reason);
+    match check.decision {
+        Decision::Allow => Ok(()),
+        Decision::Deny => Err(denied(state, caller)),
+    }
+}
+
+/// 401 for an anonymous caller, 403 for an authenticated one (or 401 always, as LoopBack 3
+/// answered by default, when the application asks for it).
+pub(crate) fn denied(state: &RestState, caller: &Caller) -> Error {
+    if !caller.is_authenticated() || state.deny_with_401 {
+        Error::new(StatusCode::UNAUTHORIZED, "Authorization Required").with_code("AUTHORIZATION_REQUIRED")
+    } else {
+        Error::new(StatusCode::FORBIDDEN, "Access Denied").with_code("ACCESS_DENIED")
+    }
+}
+
+/// Every model an `include` reaches must be readable by the caller (security rule 11).
+pub(crate) fn authorize_includes<'a>(
+    state: &'a RestState,
+    caller: &'a Caller,
+    model: &'a ModelDefinition,
+    includes: &'a [Include],
+) -> BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        for include in includes {
+            let Some(rel) = model.relation(&include.relation) else { continue };
+            let Some(target) = state.registry.get(&rel.model) else { continue };
+            if rel.authorize_target {
+                authorize_as(state, caller, target.definition(), "find", &[], AccessType::Read, None, None).await?;
+            }
+            authorize_includes(state, caller, target.definition(), &include.scope.include).await?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) type SharedAuthenticator = Arc<dyn Authenticator>;
+pub(crate) type SharedRoleSource = Arc<dyn RoleSource>;
