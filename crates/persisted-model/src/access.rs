@@ -59,6 +59,11 @@ where
     }
 }
 
+/// The caller a request was authenticated as (anonymous before authentication).
+pub fn caller_of(req: &HttpRequest) -> Caller {
+    req.extensions().get::<Caller>().cloned().unwrap_or_default()
+}
+
 /// The caller of a request, as the authenticator found it (cached in the request).
 pub(crate) async fn caller(state: &RestState, req: &HttpRequest) -> Result<Caller> {
     if let Some(c) = req.extensions().get::<Caller>() {

@@ -308,11 +308,20 @@ pub struct ModelSettings {
     /// The model holds users: `$owner` of an instance is the user with its id, and other
     /// models' belongsTo relations to it make their owners.
     pub user_model: bool,
+    /// Whether the model has REST routes (LoopBack's `public`; Role and RoleMapping have none).
+    pub public: bool,
 }
 
 impl Default for ModelSettings {
     fn default() -> Self {
-        Self { replace_on_put: true, force_id: None, strict_delete: false, default_permission: None, user_model: false }
+        Self {
+            replace_on_put: true,
+            force_id: None,
+            strict_delete: false,
+            default_permission: None,
+            user_model: false,
+            public: true,
+        }
     }
 }
 

@@ -6,11 +6,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::HttpRequest;
+use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::filter::Where;
-use crate::model::ModelDefinition;
+use crate::filter::{FilterLimits, Where};
+use crate::model::{ModelDefinition, ModelRegistry};
+use crate::store::Store;
 
 /// A JSON object: one model instance as the client sees it.
 pub type Instance = Map<String, Value>;
@@ -23,8 +25,33 @@ pub struct CallContext<'a> {
     pub model: &'a ModelDefinition,
     /// The remote method (`create`, `patchAttributes`, `__create__products`, ...).
     pub method: &'a str,
-    /// The HTTP request, when the call came from one; its extensions carry the principal.
+    /// The HTTP request, when the call came from one; its extensions carry the caller.
     pub request: Option<&'a HttpRequest>,
+    /// The database, for hooks that read or write other rows.
+    pub db: &'a DatabaseConnection,
+    /// Every registered model.
+    pub registry: &'a ModelRegistry,
+    /// Query limits.
+    pub limits: &'a FilterLimits,
+}
+
+impl<'a> CallContext<'a> {
+    /// A store over another registered model, for hooks that touch related data.
+    pub fn store(&self, model: &str) -> Option<Store<'a>> {
+        let handle = self.registry.get(model)?;
+        Some(Store {
+            db: self.db,
+            registry: self.registry,
+            model: handle,
+            call: CallContext { model: handle.definition(), ..self.clone() },
+            limits: self.limits,
+        })
+    }
+
+    /// Who is calling (anonymous outside a request).
+    pub fn caller(&self) -> persisted_model_acl::Caller {
+        self.request.map(crate::access::caller_of).unwrap_or_default()
+    }
 }
 
 /// The data about to be written.
@@ -47,6 +74,12 @@ pub struct SaveEvent {
 // actix-web runs handlers on a single-threaded runtime per worker, so the returned futures
 // need not be `Send`.
 pub trait ModelHooks: 'static {
+    /// Maps an id a client sent (path or body) to the stored id; the identity by default.
+    fn resolve_id(ctx: &CallContext<'_>, id: Value) -> impl Future<Output = Result<Value, Error>> {
+        let _ = ctx;
+        async { Ok(id) }
+    }
+
     /// Before a query reads, counts, updates or deletes rows: may narrow the where clause.
     fn access(ctx: &CallContext<'_>, where_: &mut Option<Where>) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, where_);
@@ -85,9 +118,11 @@ pub trait ModelHooks: 'static {
 }
 
 type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>;
+type ValueFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, Error>> + 'a>>;
 
 /// The hooks of one model behind a trait object, so routes need no type parameter.
 pub(crate) trait DynHooks: Send + Sync {
+    fn resolve_id<'a>(&self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a>;
     fn access<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a>;
     fn before_save<'a>(&self, ctx: &'a CallContext<'a>, event: &'a mut SaveEvent) -> HookFuture<'a>;
     fn after_save<'a>(&self, ctx: &'a CallContext<'a>, instance: &'a Instance, is_new: bool) -> HookFuture<'a>;
@@ -99,6 +134,9 @@ pub(crate) trait DynHooks: Send + Sync {
 pub(crate) struct HooksOf<M>(pub(crate) std::marker::PhantomData<fn() -> M>);
 
 impl<M: ModelHooks> DynHooks for HooksOf<M> {
+    fn resolve_id<'a>(&self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a> {
+        Box::pin(M::resolve_id(ctx, id))
+    }
     fn access<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a> {
         Box::pin(M::access(ctx, where_))
     }

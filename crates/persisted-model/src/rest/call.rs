@@ -37,7 +37,14 @@ impl Call {
             db: &self.state.db,
             registry: &self.state.registry,
             model: &self.model,
-            call: CallContext { model: self.model.definition(), method: &self.method, request: Some(&self.request) },
+            call: CallContext {
+                model: self.model.definition(),
+                method: &self.method,
+                request: Some(&self.request),
+                db: &self.state.db,
+                registry: &self.state.registry,
+                limits: &self.state.limits,
+            },
             limits: &self.state.limits,
         }
     }
@@ -51,5 +58,10 @@ impl Call {
     pub fn path_id(&self) -> Option<Value> {
         let raw = self.request.match_info().get("id")?;
         parse_id(self.model.definition().id_property().ty, raw)
+    }
+
+    /// The database.
+    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.state.db
     }
 }

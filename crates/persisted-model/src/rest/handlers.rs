@@ -73,12 +73,23 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         db: &state.db,
         registry: &state.registry,
         model,
-        call: CallContext { model: def, method: &method.name, request: Some(&req) },
+        call: CallContext {
+            model: def,
+            method: &method.name,
+            request: Some(&req),
+            db: &state.db,
+            registry: &state.registry,
+            limits: &state.limits,
+        },
         limits: &state.limits,
     };
     let args = Args { params: QueryParams::parse(req.query_string()), state };
     let body = if target.reads_body { read_body(&req, payload, state.body_limit).await? } else { Value::Null };
     let (raw_id, id) = path_id(&req, def, "id");
+    let id = match id {
+        Some(id) => Some(store.resolve_id(id).await?),
+        None => None,
+    };
     let authorize = |id: Option<Value>| {
         let caller = &caller;
         async move { access::authorize(state, caller, def, method, id.as_ref()).await }
@@ -180,7 +191,8 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
             Ok(json_ok(&json!({ "count": count })))
         }
         Operation::Relation { relation, op } => {
-            relations::handle(&req, &store, &args, &caller, relation, *op, &body, authorize(id.clone())).await
+            let parent = (raw_id.as_str(), id.clone());
+            relations::handle(&req, &store, &args, &caller, parent, relation, *op, &body, authorize(id)).await
         }
         Operation::Custom(handler) => {
             authorize(id).await?;

@@ -45,6 +45,24 @@ pub struct RestState {
     pub deny_with_401: bool,
 }
 
+impl RestState {
+    /// Whether `caller` may call `method` of `model` (for hooks and custom methods that need a
+    /// finer decision than their route's, such as minting a token for another user).
+    pub async fn is_allowed(
+        &self,
+        caller: &persisted_model_acl::Caller,
+        model: &crate::model::ModelDefinition,
+        method: &str,
+        access: AccessType,
+    ) -> crate::Result<bool> {
+        match crate::access::authorize_as(self, caller, model, method, &[], access, None, None).await {
+            Ok(()) => Ok(true),
+            Err(crate::Error::Http { status, .. }) if status.is_client_error() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl std::fmt::Debug for RestState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RestState").field("registry", &self.registry).field("limits", &self.limits).finish_non_exhaustive()
@@ -107,7 +125,7 @@ impl RestApi {
     /// Every route of every model under `root` (for example `/api`), with LoopBack's 404s.
     pub fn scope(&self, root: &str) -> Scope {
         let mut scope = web::scope(root).app_data(self.state.clone());
-        for model in self.state.registry.iter() {
+        for model in self.state.registry.iter().filter(|m| m.definition().settings.public) {
             scope = scope.service(ModelRoutes::new(model.clone()));
         }
         scope.default_service(web::to(routes::no_method))

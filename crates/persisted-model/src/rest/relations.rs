@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use persisted_model_acl::{AccessType, Caller};
 use serde_json::{Value, json};
 
-use super::handlers::{Args, json_ok, no_content, path_id};
+use super::handlers::{Args, json_ok, no_content};
 use super::remote_method::RelationOp;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, FilterUse, Op, Where};
@@ -19,6 +19,7 @@ pub(crate) async fn handle(
     store: &Store<'_>,
     args: &Args<'_>,
     caller: &Caller,
+    (raw, id): (&str, Option<Value>),
     relation: &str,
     op: RelationOp,
     body: &Value,
@@ -51,7 +52,6 @@ pub(crate) async fn handle(
     if let RelationOp::Get = op {
         crate::access::authorize_includes(args.state, caller, tdef, &filter.include).await?;
     }
-    let (raw, id) = path_id(req, def, "id");
     let parent = match &id {
         Some(id) => store.find_by_id(id, Filter::default()).await?,
         None => None,
@@ -129,7 +129,7 @@ pub(crate) async fn handle(
                     Ok(no_content())
                 }
                 RelationOp::FindById | RelationOp::UpdateById | RelationOp::DestroyById => {
-                    let (raw_fk, child) = child_id(req, tdef);
+                    let (raw_fk, child) = child_id(req, tdef, &tstore).await?;
                     let found = match &child {
                         Some(c) => {
                             tstore
@@ -206,7 +206,7 @@ async fn through(
             Ok(no_content())
         }
         _ => {
-            let (raw_fk, child) = child_id(req, tdef);
+            let (raw_fk, child) = child_id(req, tdef, tstore).await?;
             let is_linked = child.as_ref().is_some_and(|c| linked.contains(c));
             match op {
                 RelationOp::Link => {
@@ -262,10 +262,18 @@ async fn through(
     }
 }
 
-fn child_id(req: &HttpRequest, tdef: &crate::model::ModelDefinition) -> (String, Option<Value>) {
+/// The `{fk}` path segment as the target's stored id.
+async fn child_id(
+    req: &HttpRequest,
+    tdef: &crate::model::ModelDefinition,
+    tstore: &Store<'_>,
+) -> Result<(String, Option<Value>)> {
     let raw = req.match_info().get("fk").unwrap_or_default().to_owned();
-    let parsed = parse_id(tdef.id_property().ty, &raw);
-    (raw, parsed)
+    let parsed = match parse_id(tdef.id_property().ty, &raw) {
+        Some(id) => Some(tstore.resolve_id(id).await?),
+        None => None,
+    };
+    Ok((raw, parsed))
 }
 
 fn and(scope: Where, extra: Option<Where>) -> Where {

@@ -38,11 +38,12 @@ impl<'a> Store<'a> {
 
     /// The same store for another model (relations).
     pub fn for_model(&self, model: &'a ModelHandle, method: &'a str) -> Store<'a> {
-        Store {
-            model,
-            call: CallContext { model: model.definition(), method, request: self.call.request },
-            ..self.clone()
-        }
+        Store { model, call: CallContext { model: model.definition(), method, ..self.call.clone() }, ..self.clone() }
+    }
+
+    /// The stored id for an id a client sent (the model's `resolve_id` hook).
+    pub async fn resolve_id(&self, id: Value) -> Result<Value> {
+        self.model.hooks().resolve_id(&self.call, id).await
     }
 
     async fn access(&self, mut where_: Option<Where>) -> Result<Option<Where>> {
@@ -125,7 +126,7 @@ impl<'a> Store<'a> {
     pub async fn replace_by_id(&self, id: &Value, body: &Value) -> Result<Instance> {
         let data = body_object(body)?;
         if let Some(body_id) = body_id(self.def(), &data)
-            && body_id != *id
+            && self.resolve_id(body_id.clone()).await? != *id
         {
             return Err(Error::bad_request(format!(
                 "id property ({}) cannot be updated from {} to {}",
@@ -166,7 +167,7 @@ impl<'a> Store<'a> {
                 .with_code("MODEL_NOT_FOUND"));
         };
         if let Some(body_id) = body_id(self.def(), &data)
-            && body_id != *id
+            && self.resolve_id(body_id.clone()).await? != *id
         {
             return Err(Error::bad_request(if self.def().force_id() {
                 format!(
@@ -204,7 +205,11 @@ impl<'a> Store<'a> {
     /// patchOrCreate (PATCH /): updates the instance named by the body's id, else creates.
     pub async fn patch_or_create(&self, body: &Value) -> Result<Instance> {
         let data = body_object(body)?;
-        match body_id(self.def(), &data) {
+        let id = match body_id(self.def(), &data) {
+            Some(id) => Some(self.resolve_id(id).await?),
+            None => None,
+        };
+        match id {
             None => self.insert(self.db, prepare(self.def(), &data, WriteKind::Create)?).await,
             Some(id) => {
                 let prepared = prepare(self.def(), &data, WriteKind::Patch)?;
@@ -223,7 +228,11 @@ impl<'a> Store<'a> {
     /// replaceOrCreate (PUT /, POST /replaceOrCreate).
     pub async fn replace_or_create(&self, body: &Value) -> Result<Instance> {
         let data = body_object(body)?;
-        match body_id(self.def(), &data) {
+        let id = match body_id(self.def(), &data) {
+            Some(id) => Some(self.resolve_id(id).await?),
+            None => None,
+        };
+        match id {
             None => self.insert(self.db, prepare(self.def(), &data, WriteKind::Create)?).await,
             Some(id) => {
                 if !self.def().force_id() && !sql::exists(self.db, self.def(), &id).await? {
