@@ -5,7 +5,10 @@
 //! ```
 //!
 //! `PORT` and `HOST` choose the address (default `127.0.0.1:3000`), `DATABASE_URL` the
-//! database (default: the SQLite file `data.db`; `sqlite::memory:` works).
+//! database (default: the SQLite file `data.db`; `sqlite::memory:` works). The built-in
+//! `User` and `AccessToken` models are served too (`/api/Users`, `/api/accessTokens`), and
+//! `DEMO_SEED=1` creates `admin@example.com` / `adminpass` (role `admin`, which may do anything
+//! with access tokens) and `alice@example.com` / `alicepass`.
 
 mod category;
 mod product;
@@ -16,7 +19,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
+use persisted_model::acl::AclEntry;
 use persisted_model::prelude::*;
+use persisted_model_access_token::{AccessTokens, add_user_to_role, create_user};
 
 /// One log line per request: method, path, status and time taken.
 async fn log_request(
@@ -38,6 +43,15 @@ async fn log_request(
     Ok(res)
 }
 
+/// The demo users of the conformance suite: admin (id 1, role admin) and alice (id 2).
+async fn seed(api: &RestApi) -> Result<(), persisted_model::Error> {
+    let admin = create_user(api, "admin@example.com", "adminpass").await?;
+    create_user(api, "alice@example.com", "alicepass").await?;
+    add_user_to_role(api, &admin, "admin").await?;
+    tracing::info!("seeded admin@example.com (admin) and alice@example.com");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -49,12 +63,18 @@ async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
     let db = persisted_model::connect_from_env().await.map_err(std::io::Error::other)?;
-    let api = RestApi::builder(db)
-        .model::<category::Model>()
-        .model::<product::Model>()
+    let builder = RestApi::builder(db).model::<category::Model>().model::<product::Model>();
+    let api = AccessTokens::new()
+        .token_path("accessTokens")
+        .register(builder)
+        // As the LoopBack 3 reference app's model-config: admins may do anything with tokens.
+        .acl(AclEntry::role("AccessToken", "*", None, "admin").allow())
         .build()
         .await
         .map_err(std::io::Error::other)?;
+    if std::env::var("DEMO_SEED").is_ok_and(|v| v == "1") {
+        seed(&api).await.map_err(std::io::Error::other)?;
+    }
 
     tracing::info!("store listening on http://{host}:{port}/api");
     // actix-web stops gracefully on Ctrl-C and SIGTERM: in-flight requests finish first.

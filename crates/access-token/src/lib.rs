@@ -1,1 +1,161 @@
-//! wip
+//! # persisted-model-access-token
+//!
+//! The built-in `AccessToken`, `User`, `Role` and `RoleMapping` models of LoopBack 3 for
+//! persisted-model: login and logout, password changes and resets, token lookup from the
+//! request (`access_token` query, `X-Access-Token`, `Authorization`), expiry, and static roles.
+//!
+//! Tokens are 64 alphanumeric characters from the OS CSPRNG, shown once and stored as SHA-256
+//! fingerprints; every token check is one query, so a logout or revocation takes effect at
+//! once on every server sharing the database.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use persisted_model::RestApi;
+//! use persisted_model_access_token::AccessTokens;
+//!
+//! let db = persisted_model::connect("sqlite::memory:").await?;
+//! let api = AccessTokens::new().register(RestApi::builder(db)).build().await?;
+//! // POST /api/Users, POST /api/Users/login, GET /api/Users/:id with the token...
+//! # let _ = api; Ok(()) }
+//! ```
+
+mod authenticator;
+mod error;
+mod extract;
+mod methods;
+mod models;
+mod password;
+mod role_source;
+mod seed;
+mod token;
+
+pub use authenticator::{CurrentToken, TokenAuthenticator};
+pub use error::Error;
+pub use extract::{from_authorization, token_from_request};
+pub use methods::{ResetNotifier, ResetRequest};
+pub use models::access_token::{DEFAULT_TTL, MAX_TTL};
+pub use models::{access_token, role, role_mapping, user};
+pub use role_source::RoleMappingRoles;
+pub use seed::{add_user_to_role, create_user};
+pub use token::{fingerprint, generate as generate_token};
+
+use persisted_model::filter::{Op, Where};
+use persisted_model::{CallContext, ModelHandle, RestApiBuilder};
+use serde_json::Value;
+
+/// Registers the built-in models, the token authenticator and the RoleMapping roles.
+#[derive(Clone, Default)]
+#[must_use]
+pub struct AccessTokens {
+    token_path: Option<String>,
+    max_ttl: Option<i64>,
+    allow_eternal: bool,
+    store_raw_tokens: bool,
+    reset_ttl: Option<i64>,
+    notifier: Option<ResetNotifier>,
+    table_prefix: Option<String>,
+}
+
+impl std::fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokens").field("token_path", &self.token_path).finish_non_exhaustive()
+    }
+}
+
+impl AccessTokens {
+    /// LoopBack's defaults: `/AccessTokens`, ttl two weeks, maxTTL one year, no eternal tokens.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The REST path of the AccessToken model (LoopBack's default is `AccessTokens`).
+    pub fn token_path(mut self, path: &str) -> Self {
+        self.token_path = Some(path.trim_start_matches('/').to_owned());
+        self
+    }
+
+    /// The longest lifetime a token may get, in seconds.
+    pub fn max_ttl(mut self, seconds: i64) -> Self {
+        self.max_ttl = Some(seconds);
+        self
+    }
+
+    /// Accept `ttl: -1` (LoopBack's `allowEternalTokens`).
+    pub fn allow_eternal_tokens(mut self, yes: bool) -> Self {
+        self.allow_eternal = yes;
+        self
+    }
+
+    /// Store raw token ids instead of fingerprints, to keep an existing LoopBack 3 database's
+    /// tokens working (less safe: a read of the table yields usable tokens).
+    pub fn store_raw_tokens(mut self, yes: bool) -> Self {
+        self.store_raw_tokens = yes;
+        self
+    }
+
+    /// Lifetime of password reset tokens (default 900 s).
+    pub fn reset_token_ttl(mut self, seconds: i64) -> Self {
+        self.reset_ttl = Some(seconds);
+        self
+    }
+
+    /// Where password reset tokens are delivered.
+    pub fn on_reset_request(mut self, notify: impl Fn(ResetRequest) + Send + Sync + 'static) -> Self {
+        self.notifier = Some(std::sync::Arc::new(notify));
+        self
+    }
+
+    /// A prefix for the four tables (`app_` → `app_user`, ...).
+    pub fn table_prefix(mut self, prefix: &str) -> Self {
+        self.table_prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// Adds the models, the authenticator and the role source to an API.
+    pub fn register(self, builder: RestApiBuilder) -> RestApiBuilder {
+        let prefix = self.table_prefix.clone().unwrap_or_default();
+        let table = |d: &mut persisted_model::ModelDefinition| d.table = format!("{prefix}{}", d.table);
+        let user = ModelHandle::of::<user::Model>()
+            .map_definition(|d| {
+                table(d);
+                d.settings.user_model = true;
+            })
+            .with_methods(methods::user_methods(self.reset_ttl.unwrap_or(900), self.notifier.clone()));
+        let token_path = self.token_path.clone();
+        let (max_ttl, eternal, raw) = (self.max_ttl.unwrap_or(MAX_TTL), self.allow_eternal, self.store_raw_tokens);
+        let tokens = ModelHandle::of::<access_token::Model>().map_definition(|d| {
+            table(d);
+            if let Some(p) = token_path {
+                d.path = p;
+            }
+            d.settings.extra.insert("maxTTL".into(), Value::from(max_ttl));
+            d.settings.extra.insert("allowEternalTokens".into(), Value::from(eternal));
+            d.settings.extra.insert("storeRawTokens".into(), Value::from(raw));
+        });
+        let hidden = |d: &mut persisted_model::ModelDefinition| {
+            table(d);
+            d.settings.public = false;
+        };
+        builder
+            .handle(user)
+            .handle(tokens)
+            .handle(ModelHandle::of::<role::Model>().map_definition(hidden))
+            .handle(ModelHandle::of::<role_mapping::Model>().map_definition(hidden))
+            .authenticator(TokenAuthenticator)
+            .role_source(RoleMappingRoles)
+    }
+}
+
+/// Deletes a user's tokens, except `keep` (the fingerprint of the request's own token).
+pub(crate) async fn revoke_tokens(
+    ctx: &CallContext<'_>,
+    user_id: &Value,
+    keep: Option<String>,
+) -> persisted_model::Result<u64> {
+    let Some(tokens) = ctx.store("AccessToken") else { return Ok(0) };
+    let mut clauses = vec![Where::eq("userId", user_id.clone())];
+    if let Some(keep) = keep {
+        clauses.push(Where::Cond { property: "id".into(), op: Op::Neq(Value::String(keep)) });
+    }
+    tokens.delete_where(Where::all(clauses)).await
+}

@@ -43,5 +43,7 @@ pub use score::score;
 
 /// The names most users need.
 pub mod prelude {
-    pub use crate::{AccessRequest, AccessType, AclEntry, Caller, Decision, Permission, Policy, Principal, RoleResolver};
+    pub use crate::{
+        AccessRequest, AccessType, AclEntry, Caller, Decision, Permission, Policy, Principal, RoleResolver,
+    };
 }

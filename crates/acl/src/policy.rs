@@ -111,13 +111,14 @@ impl Policy {
         // Scopes first: a token limited to other scopes may call nothing here.
         let wanted = request.scopes.map(<[String]>::to_vec).unwrap_or_else(|| vec!["DEFAULT".to_owned()]);
         if caller.is_authenticated() && !caller.effective_scopes().iter().any(|s| wanted.contains(s)) {
-            return Check { decision: Decision::Deny, entry: None, reason: "the token's scopes do not allow this method".into() };
+            return Check {
+                decision: Decision::Deny,
+                entry: None,
+                reason: "the token's scopes do not allow this method".into(),
+            };
         }
-        let mut candidates: Vec<(u64, &AclEntry)> = self
-            .entries(request.model)
-            .chain(extra.iter())
-            .filter_map(|e| score(e, request).map(|s| (s, e)))
-            .collect();
+        let mut candidates: Vec<(u64, &AclEntry)> =
+            self.entries(request.model).chain(extra.iter()).filter_map(|e| score(e, request).map(|s| (s, e))).collect();
         candidates.sort_by(|a, b| b.0.cmp(&a.0));
         for (_, entry) in candidates {
             if applies(entry, request, caller, resolver).await {
@@ -131,7 +132,12 @@ impl Policy {
     }
 }
 
-async fn applies<R: RoleResolver>(entry: &AclEntry, request: &AccessRequest<'_>, caller: &Caller, resolver: &R) -> bool {
+async fn applies<R: RoleResolver>(
+    entry: &AclEntry,
+    request: &AccessRequest<'_>,
+    caller: &Caller,
+    resolver: &R,
+) -> bool {
     match entry.principal_type {
         PrincipalType::User | PrincipalType::App => {
             caller.principals.iter().any(|p| p.kind == entry.principal_type && p.id == entry.principal_id)
@@ -197,7 +203,8 @@ mod tests {
 
     impl RoleResolver for Owners {
         async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Option<bool> {
-            (role == "$owner").then(|| request.model_id.as_deref() == caller.user_id() && caller.user_id() == Some(self.0))
+            (role == "$owner")
+                .then(|| request.model_id.as_deref() == caller.user_id() && caller.user_id() == Some(self.0))
         }
     }
 
@@ -230,7 +237,10 @@ mod tests {
             AclEntry::role("M", "find", None, "$everyone").allow(),
             AclEntry::role("M", "find", None, "$everyone").deny(),
         ]);
-        assert_eq!(decide(&policy, &AccessRequest::new("M", "find", AccessType::Read), &Caller::anonymous()), Decision::Deny);
+        assert_eq!(
+            decide(&policy, &AccessRequest::new("M", "find", AccessType::Read), &Caller::anonymous()),
+            Decision::Deny
+        );
     }
 
     #[test]
@@ -303,9 +313,18 @@ mod tests {
             AclEntry::role("*", "*", None, "$unauthenticated").deny(),
             AclEntry::role("M", "find", None, "$everyone").allow(),
         ]);
-        assert_eq!(decide(&policy, &AccessRequest::new("M", "find", AccessType::Read), &Caller::anonymous()), Decision::Allow);
-        assert_eq!(decide(&policy, &AccessRequest::new("N", "find", AccessType::Read), &Caller::anonymous()), Decision::Deny);
-        assert_eq!(decide(&policy, &AccessRequest::new("N", "find", AccessType::Read), &Caller::user(1, "User")), Decision::Allow);
+        assert_eq!(
+            decide(&policy, &AccessRequest::new("M", "find", AccessType::Read), &Caller::anonymous()),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&policy, &AccessRequest::new("N", "find", AccessType::Read), &Caller::anonymous()),
+            Decision::Deny
+        );
+        assert_eq!(
+            decide(&policy, &AccessRequest::new("N", "find", AccessType::Read), &Caller::user(1, "User")),
+            Decision::Allow
+        );
     }
 
     #[test]
@@ -315,7 +334,10 @@ mod tests {
                 AclEntry::role("M", "*", None, "$everyone").deny(),
                 AclEntry::role("M", "find", None, "$everyone").permission(p),
             ]);
-            assert_eq!(decide(&policy, &AccessRequest::new("M", "find", AccessType::Read), &Caller::anonymous()), Decision::Allow);
+            assert_eq!(
+                decide(&policy, &AccessRequest::new("M", "find", AccessType::Read), &Caller::anonymous()),
+                Decision::Allow
+            );
         }
     }
 
@@ -336,7 +358,8 @@ mod tests {
     #[test]
     fn the_deciding_entry_is_reported() {
         let policy = user_acls();
-        let check = block_on(policy.check(&AccessRequest::new("User", "find", AccessType::Read), &Caller::anonymous(), &()));
+        let check =
+            block_on(policy.check(&AccessRequest::new("User", "find", AccessType::Read), &Caller::anonymous(), &()));
         assert_eq!(check.entry, Some(AclEntry::role("User", "*", None, "$everyone").deny()));
         assert!(check.reason.contains("Deny User.*"), "{}", check.reason);
     }

@@ -129,7 +129,8 @@ fn check_acls(model: &Model, errors: &mut darling::error::Accumulator) {
         }
         let principals = [&acl.role, &acl.user, &acl.app].iter().filter(|p| p.is_some()).count();
         if principals != 1 {
-            errors.push(Error::custom("an acl names exactly one of `role`, `user` or `app`").with_span(&acl.permission));
+            errors
+                .push(Error::custom("an acl names exactly one of `role`, `user` or `app`").with_span(&acl.permission));
         }
     }
     if let Some(p) = &model.default_permission

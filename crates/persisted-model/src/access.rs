@@ -6,10 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use actix_web::{HttpMessage, HttpRequest};
 use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest};
 use persisted_model_acl::{AccessRequest, AccessType, Caller, Decision, RoleResolver};
-use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -26,7 +25,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 pub trait Authenticator: Send + Sync + 'static {
     /// The caller of `req`: anonymous when there is no token or an unknown one; an error (401
     /// `INVALID_TOKEN`) for an expired token.
-    fn authenticate<'a>(&'a self, req: &'a HttpRequest, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<Caller>>;
+    fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>>;
 }
 
 /// Answers whether a caller holds a named role (roles of a RoleMapping table, custom roles).
@@ -37,7 +36,7 @@ pub trait RoleSource: Send + Sync + 'static {
         role: &'a str,
         request: &'a AccessRequest<'a>,
         caller: &'a Caller,
-        db: &'a DatabaseConnection,
+        state: &'a RestState,
     ) -> BoxFuture<'a, Result<Option<bool>>>;
 }
 
@@ -53,7 +52,7 @@ where
         role: &'a str,
         _: &'a AccessRequest<'a>,
         caller: &'a Caller,
-        _: &'a DatabaseConnection,
+        _: &'a RestState,
     ) -> BoxFuture<'a, Result<Option<bool>>> {
         Box::pin(async move { Ok((self.0)(role, caller)) })
     }
@@ -70,7 +69,7 @@ pub(crate) async fn caller(state: &RestState, req: &HttpRequest) -> Result<Calle
         return Ok(c.clone());
     }
     let caller = match &state.authenticator {
-        Some(auth) => auth.authenticate(req, &state.db).await?,
+        Some(auth) => auth.authenticate(req, state).await?,
         None => Caller::anonymous(),
     };
     req.extensions_mut().insert(caller.clone());
@@ -90,7 +89,7 @@ impl RoleResolver for Resolver<'_> {
         } else {
             let mut answer = Ok(None);
             for source in &self.state.role_sources {
-                match source.has_role(role, request, caller, &self.state.db).await {
+                match source.has_role(role, request, caller, self.state).await {
                     Ok(None) => continue,
                     other => {
                         answer = other;
@@ -109,7 +108,12 @@ impl RoleResolver for Resolver<'_> {
 
 /// `$owner`: the user itself for user models; otherwise the instance's `userId`/`owner`
 /// property, or its first belongsTo relation to a user model, names the caller.
-async fn is_owner(state: &RestState, model: &ModelDefinition, request: &AccessRequest<'_>, caller: &Caller) -> Result<bool> {
+async fn is_owner(
+    state: &RestState,
+    model: &ModelDefinition,
+    request: &AccessRequest<'_>,
+    caller: &Caller,
+) -> Result<bool> {
     let (Some(user), Some(id)) = (caller.user_id(), request.model_id.as_deref()) else {
         return Ok(false);
     };
@@ -118,11 +122,8 @@ async fn is_owner(state: &RestState, model: &ModelDefinition, request: &AccessRe
     }
     let Some(id_value) = crate::value::parse_id(model.id_property().ty, id) else { return Ok(false) };
     let Some(row) = find_rows_by_id(&state.db, model, &id_value).await? else { return Ok(false) };
-    let owner_key = ["userId", "owner"]
-        .into_iter()
-        .find(|k| model.property(k).is_some())
-        .map(str::to_owned)
-        .or_else(|| {
+    let owner_key =
+        ["userId", "owner"].into_iter().find(|k| model.property(k).is_some()).map(str::to_owned).or_else(|| {
             model
                 .relations
                 .iter()

@@ -310,6 +310,8 @@ pub struct ModelSettings {
     pub user_model: bool,
     /// Whether the model has REST routes (LoopBack's `public`; Role and RoleMapping have none).
     pub public: bool,
+    /// Other settings by LoopBack name (`ttl`, `maxTTL`, ...), for hooks to read.
+    pub extra: serde_json::Map<String, Value>,
 }
 
 impl Default for ModelSettings {
@@ -321,6 +323,7 @@ impl Default for ModelSettings {
             default_permission: None,
             user_model: false,
             public: true,
+            extra: serde_json::Map::new(),
         }
     }
 }

@@ -59,6 +59,11 @@ impl ModelHandle {
         Self { inner: Arc::new(entry) }
     }
 
+    /// Adds several custom remote methods.
+    pub fn with_methods(self, methods: impl IntoIterator<Item = RemoteMethod>) -> Self {
+        methods.into_iter().fold(self, Self::with_method)
+    }
+
     /// Every remote method: custom ones first, then the PersistedModel table.
     pub fn remote_methods(&self) -> Vec<RemoteMethod> {
         let mut out = self.inner.methods.clone();

@@ -151,14 +151,15 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
             Ok(json_ok(&Value::Object(store.replace_or_create(&body).await?)))
         }
         Operation::UpsertWithWhere => {
-            let where_ = args.where_(def)?.ok_or_else(|| Error::bad_request("upsertWithWhere requires a non-empty where"))?;
+            let where_ =
+                args.where_(def)?.ok_or_else(|| Error::bad_request("upsertWithWhere requires a non-empty where"))?;
             authorize(None).await?;
             Ok(json_ok(&Value::Object(store.upsert_with_where(where_, &body).await?)))
         }
         Operation::UpdateAll => {
-            let where_ = args.where_(def)?.ok_or_else(|| {
-                Error::bad_request("updateAll requires a non-empty where: it would change every row")
-            })?;
+            let where_ = args
+                .where_(def)?
+                .ok_or_else(|| Error::bad_request("updateAll requires a non-empty where: it would change every row"))?;
             authorize(None).await?;
             Ok(json_ok(&json!({ "count": store.update_all(where_, &body).await? })))
         }
@@ -174,7 +175,8 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
             match id {
                 Some(id) => Ok(json_ok(&Value::Object(store.patch_attributes(&id, &body).await?))),
                 None => {
-                    Err(Error::not_found(format!("could not find a model with id {raw_id}")).with_code("MODEL_NOT_FOUND"))
+                    Err(Error::not_found(format!("could not find a model with id {raw_id}"))
+                        .with_code("MODEL_NOT_FOUND"))
                 }
             }
         }

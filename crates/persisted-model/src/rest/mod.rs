@@ -46,6 +46,30 @@ pub struct RestState {
 }
 
 impl RestState {
+    /// A store over a registered model, for code outside a route (seeding, authenticators).
+    pub fn store<'a>(
+        &'a self,
+        model: &str,
+        method: &'a str,
+        request: Option<&'a actix_web::HttpRequest>,
+    ) -> Option<crate::Store<'a>> {
+        let handle = self.registry.get(model)?;
+        Some(crate::Store {
+            db: &self.db,
+            registry: &self.registry,
+            model: handle,
+            call: crate::CallContext {
+                model: handle.definition(),
+                method,
+                request,
+                db: &self.db,
+                registry: &self.registry,
+                limits: &self.limits,
+            },
+            limits: &self.limits,
+        })
+    }
+
     /// Whether `caller` may call `method` of `model` (for hooks and custom methods that need a
     /// finer decision than their route's, such as minting a token for another user).
     pub async fn is_allowed(
@@ -65,7 +89,10 @@ impl RestState {
 
 impl std::fmt::Debug for RestState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RestState").field("registry", &self.registry).field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("RestState")
+            .field("registry", &self.registry)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 

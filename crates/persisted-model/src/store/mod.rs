@@ -59,6 +59,13 @@ impl<'a> Store<'a> {
         self.present_all(rows, &filter).await
     }
 
+    /// The stored rows matching the filter's where, order and paging, hidden properties
+    /// included and no hook but `access`: for server code (login), never for responses.
+    pub async fn find_raw(&self, mut filter: Filter) -> Result<Vec<Instance>> {
+        filter.where_ = self.access(filter.where_.take()).await?;
+        Ok(sql::find(self.db, self.def(), &filter).await?)
+    }
+
     /// findOne: the first matching instance.
     pub async fn find_one(&self, mut filter: Filter) -> Result<Option<Instance>> {
         filter.limit = Some(1);

@@ -1,0 +1,81 @@
+//! Token lookup for every request: one query by fingerprint; expired tokens are deleted and
+//! answered with 401 `INVALID_TOKEN`; unknown tokens make an anonymous caller.
+
+use actix_web::{HttpMessage, HttpRequest};
+use chrono::{DateTime, Utc};
+use persisted_model::acl::Caller;
+use persisted_model::filter::{Filter, Where};
+use persisted_model::{Authenticator, BoxFuture, RestState, Result};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::extract::token_from_request;
+use crate::token;
+
+/// The token a request was authenticated with.
+#[derive(Debug, Clone)]
+pub struct CurrentToken {
+    /// What the table holds (the fingerprint, or the raw id in compatibility mode).
+    pub fingerprint: String,
+    /// The user the token belongs to.
+    pub user_id: Value,
+}
+
+/// Identifies callers by their AccessToken.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenAuthenticator;
+
+impl Authenticator for TokenAuthenticator {
+    fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>> {
+        Box::pin(async move {
+            let Some(raw) = token_from_request(req) else { return Ok(Caller::anonymous()) };
+            let Some(tokens) = state.store("AccessToken", "authenticate", None) else {
+                return Ok(Caller::anonymous());
+            };
+            let def = tokens.model.definition();
+            let raw_ids = def.settings.extra.get("storeRawTokens").and_then(Value::as_bool).unwrap_or(false);
+            // A fingerprint is never a credential: listings show fingerprints.
+            let stored_id = if raw_ids { raw } else { token::fingerprint(&raw) };
+            let filter = Filter {
+                where_: Some(Where::eq("id", Value::String(stored_id.clone()))),
+                limit: Some(1),
+                ..Filter::default()
+            };
+            let Some(row) = tokens.find_raw(filter).await?.pop() else { return Ok(Caller::anonymous()) };
+            let eternal_ok = def.settings.extra.get("allowEternalTokens").and_then(Value::as_bool).unwrap_or(false);
+            if expired(&row, eternal_ok) {
+                tokens.delete_where(Where::eq("id", Value::String(stored_id))).await?;
+                return Err(Error::InvalidToken.into());
+            }
+            let user_id = row.get("userId").cloned().unwrap_or(Value::Null);
+            if user_id.is_null() {
+                return Ok(Caller::anonymous());
+            }
+            let mut caller = Caller::user(value_text(&user_id), "User");
+            caller.scopes = row
+                .get("scopes")
+                .and_then(Value::as_array)
+                .map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+            req.extensions_mut().insert(CurrentToken { fingerprint: stored_id, user_id });
+            Ok(caller)
+        })
+    }
+}
+
+fn expired(row: &serde_json::Map<String, Value>, eternal_ok: bool) -> bool {
+    let ttl = row.get("ttl").and_then(Value::as_i64).unwrap_or(crate::DEFAULT_TTL);
+    if ttl == -1 {
+        return !eternal_ok;
+    }
+    let Some(created) = row.get("created").and_then(Value::as_str).and_then(|c| c.parse::<DateTime<Utc>>().ok()) else {
+        return true;
+    };
+    ttl <= 0 || (Utc::now() - created).num_milliseconds() >= ttl.saturating_mul(1000)
+}
+
+pub(crate) fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,220 @@
+//! User's remote methods: login, logout, change-password, reset and reset-password.
+
+use std::sync::Arc;
+
+use actix_web::http::Method;
+use actix_web::{HttpMessage, HttpResponse};
+use persisted_model::filter::{Filter, Where};
+use persisted_model::{AccessType, Call, CustomHandler, Error as PmError, RemoteMethod};
+use serde_json::{Value, json};
+
+use crate::authenticator::CurrentToken;
+use crate::error::Error;
+use crate::password;
+
+/// Called with the user's email and a short-lived token scoped to `reset-password`, for the
+/// application to send (LoopBack's `resetPasswordRequest` event).
+pub type ResetNotifier = Arc<dyn Fn(ResetRequest) + Send + Sync>;
+
+/// A password reset to deliver to the user.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResetRequest {
+    /// The user's email address.
+    pub email: String,
+    /// The user's id.
+    pub user_id: Value,
+    /// The token to send; it may only call `POST /Users/reset-password`.
+    pub access_token: String,
+}
+
+fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+fn json_ok(v: &Value) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json; charset=utf-8").body(v.to_string())
+}
+
+/// The remote methods User gets in addition to the PersistedModel ones.
+pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> Vec<RemoteMethod> {
+    vec![
+        RemoteMethod::custom("login", Method::POST, "/login", AccessType::Execute, CustomHandler::new(true, login))
+            .describe("Log in with email or username and password; returns an access token."),
+        RemoteMethod::custom("logout", Method::POST, "/logout", AccessType::Execute, CustomHandler::new(false, logout))
+            .route(Method::GET, "/logout")
+            .describe("Log out: the access token of the request is deleted."),
+        RemoteMethod::custom(
+            "changePassword",
+            Method::POST,
+            "/change-password",
+            AccessType::Execute,
+            CustomHandler::new(true, change_password),
+        )
+        .describe("Change the caller's password, given the current one."),
+        RemoteMethod::custom(
+            "resetPassword",
+            Method::POST,
+            "/reset",
+            AccessType::Execute,
+            CustomHandler::new(true, move |call| reset(call, reset_ttl, notifier.clone())),
+        )
+        .describe("Request a password reset token for an email address."),
+        RemoteMethod::custom(
+            "setPassword",
+            Method::POST,
+            "/reset-password",
+            AccessType::Execute,
+            CustomHandler::new(true, set_password),
+        )
+        .scopes(&["DEFAULT", "reset-password"])
+        .describe("Set the caller's password with a reset token."),
+    ]
+}
+
+/// A credential field: absent, or a string (anything else is LoopBack #4195's injection).
+fn credential(body: &serde_json::Map<String, Value>, key: &'static str) -> Result<Option<String>, Error> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::InvalidCredential(key)),
+    }
+}
+
+async fn login(call: Call) -> Result<HttpResponse, PmError> {
+    let body = match &call.body {
+        Value::Object(map) => map.clone(),
+        Value::Null => serde_json::Map::new(),
+        _ => return Err(PmError::bad_request("Value is not an object.")),
+    };
+    let email = credential(&body, "email")?;
+    let username = credential(&body, "username")?;
+    credential(&body, "realm")?;
+    let (key, value) = match (email, username) {
+        (Some(e), _) if !e.is_empty() => ("email", e),
+        (_, Some(u)) if !u.is_empty() => ("username", u),
+        _ => return Err(Error::UsernameEmailRequired.into()),
+    };
+    let password = match body.get("password") {
+        Some(Value::String(p)) => Some(p.clone()),
+        _ => None,
+    };
+    let users = call.store();
+    let filter = Filter { where_: Some(Where::eq(key, Value::String(value))), limit: Some(1), ..Filter::default() };
+    let user = users.find_raw(filter).await?.pop();
+    let stored_hash = user.as_ref().and_then(|u| u.get("password")).and_then(Value::as_str).map(str::to_owned);
+    // Always one bcrypt verification, so unknown users take as long as wrong passwords.
+    let ok = password::verify(password.unwrap_or_default(), stored_hash).await?;
+    let Some(user) = user.filter(|_| ok) else { return Err(Error::LoginFailed.into()) };
+    let user_id = user.get("id").cloned().unwrap_or(Value::Null);
+
+    let tokens_handle = call
+        .state
+        .registry
+        .get("AccessToken")
+        .ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))?;
+    let tokens = call.store_for(tokens_handle);
+    let mut data = json!({ "userId": user_id });
+    if let Some(ttl) = body.get("ttl").filter(|t| !t.is_null()) {
+        data["ttl"] = ttl.clone();
+    }
+    let mut token = tokens.create(&data).await?;
+    if wants_user(&call) {
+        let shaped = users.present(user, &Filter::default()).await?;
+        token["user"] = Value::Object(shaped);
+    }
+    Ok(json_ok(&token))
+}
+
+/// `?include=user` (or an array containing it), case-insensitive.
+fn wants_user(call: &Call) -> bool {
+    match call.params.get("include") {
+        Ok(Some(Value::String(s))) => s.eq_ignore_ascii_case("user"),
+        Ok(Some(Value::Array(items))) => {
+            items.iter().any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case("user")))
+        }
+        _ => false,
+    }
+}
+
+async fn logout(call: Call) -> Result<HttpResponse, PmError> {
+    let token = call.request.extensions().get::<CurrentToken>().cloned();
+    let Some(token) = token else { return Err(Error::LogoutWithoutToken.into()) };
+    let handle = call
+        .state
+        .registry
+        .get("AccessToken")
+        .ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))?;
+    let deleted = call.store_for(handle).delete_where(Where::eq("id", Value::String(token.fingerprint))).await?;
+    if deleted == 0 {
+        return Err(PmError::new(actix_web::http::StatusCode::UNAUTHORIZED, "Could not find accessToken"));
+    }
+    Ok(no_content())
+}
+
+fn required_string(body: &Value, key: &'static str) -> Result<String, Error> {
+    match body.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(Error::Required(key)),
+    }
+}
+
+async fn caller_user(call: &Call) -> Result<(Value, serde_json::Map<String, Value>), PmError> {
+    let token = call.request.extensions().get::<CurrentToken>().cloned();
+    let Some(token) = token else { return Err(Error::UserNotFound.into()) };
+    let filter = Filter { where_: Some(Where::eq("id", token.user_id.clone())), limit: Some(1), ..Filter::default() };
+    let user = call.store().find_raw(filter).await?.pop().ok_or(Error::UserNotFound)?;
+    Ok((token.user_id, user))
+}
+
+async fn change_password(call: Call) -> Result<HttpResponse, PmError> {
+    let old = required_string(&call.body, "oldPassword")?;
+    let new = required_string(&call.body, "newPassword")?;
+    let (id, user) = caller_user(&call).await?;
+    let hash = user.get("password").and_then(Value::as_str).map(str::to_owned);
+    if !password::verify(old, hash).await? {
+        return Err(Error::InvalidCurrentPassword.into());
+    }
+    call.store().patch_attributes(&id, &json!({ "password": new })).await?;
+    Ok(no_content())
+}
+
+async fn set_password(call: Call) -> Result<HttpResponse, PmError> {
+    let new = required_string(&call.body, "newPassword")?;
+    let (id, _) = caller_user(&call).await?;
+    call.store().patch_attributes(&id, &json!({ "password": new })).await?;
+    Ok(no_content())
+}
+
+/// Always 204, whether or not the address is known: no account enumeration.
+async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>) -> Result<HttpResponse, PmError> {
+    let email = match call.body.get("email") {
+        Some(Value::String(e)) if !e.is_empty() => e.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(PmError::bad_request("Email is required").with_code("EMAIL_REQUIRED"));
+        }
+        Some(_) => return Err(Error::InvalidCredential("email").into()),
+    };
+    let filter =
+        Filter { where_: Some(Where::eq("email", Value::String(email.clone()))), limit: Some(1), ..Filter::default() };
+    if let Some(user) = call.store().find_raw(filter).await?.pop() {
+        let user_id = user.get("id").cloned().unwrap_or(Value::Null);
+        let handle = call
+            .state
+            .registry
+            .get("AccessToken")
+            .ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))?;
+        let token = call
+            .store_for(handle)
+            .create(&json!({"userId": user_id, "ttl": ttl, "scopes": ["reset-password"]}))
+            .await?;
+        let access_token = token.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        match &notifier {
+            Some(notify) => notify(ResetRequest { email, user_id, access_token }),
+            None => {
+                tracing::info!(target: "persisted_model::access_token", "password reset requested; no notifier is configured")
+            }
+        }
+    }
+    Ok(no_content())
+}

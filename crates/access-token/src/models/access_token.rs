@@ -1,0 +1,189 @@
+//! The built-in AccessToken model and its overrides (security rules 1-3, 13).
+
+use actix_web::HttpMessage;
+use actix_web::http::StatusCode;
+use persisted_model::acl::AccessType;
+use persisted_model::prelude::*;
+use persisted_model::{RestState, ValidationError};
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::token;
+
+/// Default token lifetime in seconds (two weeks).
+pub const DEFAULT_TTL: i64 = 1_209_600;
+/// Longest token lifetime in seconds (one year), LoopBack's `maxTTL`.
+pub const MAX_TTL: i64 = 31_556_926;
+
+/// An access token: the id is shown to its owner once; the table holds its SHA-256 fingerprint.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+#[sea_orm(table_name = "access_token")]
+#[serde(rename_all = "camelCase")]
+#[persisted_model(
+    name = "AccessToken",
+    custom_hooks,
+    force_id = true,
+    belongs_to(name = "user", model = "User", foreign_key = "userId", authorize_target = false),
+    acl(role = "$everyone", permission = "DENY"),
+    acl(role = "$authenticated", property = "create", permission = "ALLOW")
+)]
+pub struct Model {
+    /// The token (its fingerprint in the table).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// Lifetime in seconds.
+    #[persisted_model(default = 1209600)]
+    pub ttl: Option<i64>,
+    /// What the token may be used for; absent means `["DEFAULT"]`.
+    pub scopes: Option<Json>,
+    /// When the token was created.
+    #[persisted_model(default_fn = "now", server_managed)]
+    pub created: Option<DateTimeUtc>,
+    /// The user the token authenticates.
+    pub user_id: Option<i32>,
+}
+
+/// sea-orm relations: none; LoopBack relations are declared in `#[persisted_model]`.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Raw tokens this request named or minted, so responses can show them instead of their
+/// fingerprints.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawTokens(pub(crate) Vec<(String, String)>);
+
+fn remember(ctx: &CallContext<'_>, raw: &str, fingerprint: &str) {
+    if let Some(req) = ctx.request {
+        let mut ext = req.extensions_mut();
+        let seen = ext.get_mut::<RawTokens>();
+        match seen {
+            Some(s) => s.0.push((fingerprint.to_owned(), raw.to_owned())),
+            None => {
+                ext.insert(RawTokens(vec![(fingerprint.to_owned(), raw.to_owned())]));
+            }
+        }
+    }
+}
+
+fn denied() -> Error {
+    Error::new(StatusCode::FORBIDDEN, "Access Denied").with_code("ACCESS_DENIED")
+}
+
+impl ModelHooks for Model {
+    /// `/:id` takes the token or its fingerprint.
+    async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
+        let Value::String(s) = id else { return Ok(id) };
+        if token::is_fingerprint(&s) || raw_ids(ctx) {
+            return Ok(Value::String(s));
+        }
+        let fp = token::fingerprint(&s);
+        remember(ctx, &s, &fp);
+        Ok(Value::String(fp))
+    }
+
+    async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+        let caller = ctx.caller();
+        let ttl = event.data.get("ttl").and_then(Value::as_i64).unwrap_or(DEFAULT_TTL);
+        let max = ctx.model.settings.extra.get("maxTTL").and_then(Value::as_i64).unwrap_or(MAX_TTL);
+        let eternal = ctx.model.settings.extra.get("allowEternalTokens").and_then(Value::as_bool).unwrap_or(false);
+        let ttl = match ttl {
+            -1 if eternal => -1,
+            t if t <= 0 => {
+                let mut err = ValidationError::new("AccessToken");
+                err.add("ttl", persisted_model::Rule::Number, event.data.get("ttl"));
+                return Err(err.into());
+            }
+            t => t.min(max),
+        };
+        event.data.insert("ttl".into(), Value::from(ttl));
+        if let Some(scopes) = event.data.get("scopes").filter(|s| !s.is_null()) {
+            let Some(list) = scopes.as_array().filter(|l| l.iter().all(Value::is_string)) else {
+                let mut err = ValidationError::new("AccessToken");
+                err.add("scopes", persisted_model::Rule::String, Some(scopes));
+                return Err(err.into());
+            };
+            // A new token can only narrow the caller's own scopes.
+            if event.is_new && caller.is_authenticated() {
+                let own = caller.effective_scopes();
+                if !list.iter().filter_map(Value::as_str).all(|s| own.iter().any(|o| o == s)) {
+                    return Err(denied());
+                }
+            }
+        }
+        match &event.current {
+            Some(current) => {
+                // userId is the server's: an update keeps the stored owner.
+                event.data.insert("userId".into(), current.get("userId").cloned().unwrap_or(Value::Null));
+            }
+            None if event.is_new => {
+                // Login and password reset mint for the user they checked; REST callers mint for
+                // themselves unless an ACL grants more (security rule 2).
+                let trusted = ctx.request.is_none() || matches!(ctx.method, "login" | "resetPassword");
+                let asked = event.data.get("userId").filter(|v| !v.is_null()).map(value_text);
+                if !trusted {
+                    match (caller.user_id(), asked) {
+                        (None, _) => {
+                            return Err(Error::new(StatusCode::UNAUTHORIZED, "Authorization Required")
+                                .with_code("AUTHORIZATION_REQUIRED"));
+                        }
+                        (Some(own), Some(other)) if own != other => {
+                            if !may_mint_for_others(ctx, &caller).await? {
+                                return Err(denied());
+                            }
+                        }
+                        (Some(own), None) => {
+                            let id = own.parse::<i64>().map_or_else(|_| Value::String(own.to_owned()), Value::from);
+                            event.data.insert("userId".into(), id);
+                        }
+                        _ => {}
+                    }
+                }
+                let raw = token::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+                let id = if raw_ids(ctx) { raw.clone() } else { token::fingerprint(&raw) };
+                remember(ctx, &raw, &id);
+                event.data.insert("id".into(), Value::String(id));
+            }
+            None => {
+                // updateAll: never move tokens between users.
+                event.data.remove("userId");
+            }
+        }
+        Ok(())
+    }
+
+    /// Responses show the raw token where the request named or minted it.
+    async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
+        let Some(req) = ctx.request else { return Ok(()) };
+        let Some(Value::String(id)) = instance.get("id") else { return Ok(()) };
+        let raw = req
+            .extensions()
+            .get::<RawTokens>()
+            .and_then(|r| r.0.iter().find(|(fp, _)| fp == id).map(|(_, raw)| raw.clone()));
+        if let Some(raw) = raw {
+            instance.insert("id".into(), Value::String(raw));
+        }
+        Ok(())
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether tokens are stored raw (compatibility with an existing LoopBack database).
+fn raw_ids(ctx: &CallContext<'_>) -> bool {
+    ctx.model.settings.extra.get("storeRawTokens").and_then(Value::as_bool).unwrap_or(false)
+}
+
+async fn may_mint_for_others(ctx: &CallContext<'_>, caller: &persisted_model::acl::Caller) -> Result<bool, Error> {
+    let Some(state) = ctx.request.and_then(|r| r.app_data::<actix_web::web::Data<RestState>>()) else {
+        return Ok(false);
+    };
+    state.is_allowed(caller, ctx.model, "createForAnyUser", AccessType::Write).await
+}

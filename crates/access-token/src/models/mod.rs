@@ -1,0 +1,6 @@
+//! The built-in models.
+
+pub mod access_token;
+pub mod role;
+pub mod role_mapping;
+pub mod user;

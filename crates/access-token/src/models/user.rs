@@ -1,0 +1,177 @@
+//! The built-in User model: hashed passwords, unique email and username, LoopBack's default
+//! ACLs, and token revocation when credentials change or the user goes.
+
+use persisted_model::filter::{Filter, Op, Where};
+use persisted_model::prelude::*;
+use persisted_model::{Rule, ValidationError};
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::password;
+
+/// A user that can log in.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+#[sea_orm(table_name = "user")]
+#[serde(rename_all = "camelCase")]
+#[persisted_model(
+    name = "User",
+    custom_hooks,
+    has_many(name = "accessTokens", model = "AccessToken", foreign_key = "userId", disable_include = true),
+    acl(role = "$everyone", permission = "DENY"),
+    acl(role = "$everyone", property = "create", permission = "ALLOW"),
+    acl(role = "$owner", property = "deleteById", permission = "ALLOW"),
+    acl(role = "$everyone", property = "login", permission = "ALLOW"),
+    acl(role = "$everyone", property = "logout", permission = "ALLOW"),
+    acl(role = "$owner", property = "findById", permission = "ALLOW"),
+    acl(role = "$owner", property = "patchAttributes", permission = "ALLOW"),
+    acl(role = "$owner", property = "replaceById", permission = "ALLOW"),
+    acl(role = "$everyone", property = "verify", access_type = "EXECUTE", permission = "ALLOW"),
+    acl(role = "$everyone", property = "confirm", permission = "ALLOW"),
+    acl(role = "$everyone", property = "resetPassword", access_type = "EXECUTE", permission = "ALLOW"),
+    acl(role = "$authenticated", property = "changePassword", access_type = "EXECUTE", permission = "ALLOW"),
+    acl(role = "$authenticated", property = "setPassword", access_type = "EXECUTE", permission = "ALLOW")
+)]
+pub struct Model {
+    /// The user id.
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    /// The realm the user belongs to.
+    pub realm: Option<String>,
+    /// A unique user name.
+    #[sea_orm(unique)]
+    pub username: Option<String>,
+    /// The bcrypt hash of the password; never sent to clients.
+    #[persisted_model(hidden)]
+    pub password: String,
+    /// A unique email address (case-sensitive, as LoopBack's default).
+    #[sea_orm(unique)]
+    pub email: String,
+    /// Whether the email address was verified; set by the server only.
+    #[persisted_model(server_managed)]
+    pub email_verified: Option<bool>,
+    /// The pending email verification token; never sent to clients.
+    #[persisted_model(hidden, server_managed)]
+    pub verification_token: Option<String>,
+}
+
+/// sea-orm relations: none; LoopBack relations are declared in `#[persisted_model]`.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// LoopBack's email check: something@something.something, no spaces.
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    !local.is_empty()
+        && !domain.starts_with('.')
+        && domain.contains('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
+}
+
+impl ModelHooks for Model {
+    async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+        let mut errors = ValidationError::new("User");
+        let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
+        if let Some(email) = event.data.get("email").and_then(Value::as_str)
+            && !email.is_empty()
+            && !valid_email(email)
+        {
+            errors.add_custom("email", "custom.email", "is invalid", format!("{:?}", email));
+        }
+        for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
+            let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
+            if event.current.as_ref().and_then(|c| c.get(key)) == Some(value) {
+                continue;
+            }
+            if taken(ctx, key, value, current_id.as_ref()).await? {
+                errors.add_custom(key, "uniqueness", message, truncate_json(value));
+            }
+        }
+        if let Some(pw) = event.data.get("password").cloned() {
+            match pw {
+                Value::String(p) if p.is_empty() => errors.add("password", Rule::Presence, Some(&Value::String(p))),
+                Value::String(p) if p.len() > password::MAX_PASSWORD_BYTES => {
+                    return Err(Error::new(
+                        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        format!(
+                            "The password entered was too long. Max length is {} (entered {})",
+                            password::MAX_PASSWORD_BYTES,
+                            p.len()
+                        ),
+                    )
+                    .with_code("PASSWORD_TOO_LONG"));
+                }
+                Value::String(p) if password::is_hash(&p) && ctx.request.is_none() => {}
+                Value::String(p) => {
+                    event.data.insert("password".into(), Value::String(password::hash(p).await?));
+                }
+                _ => {}
+            }
+        }
+        errors.into_result()?;
+        // A changed password or email revokes the user's other tokens at once (rule 4).
+        if let (Some(current), Some(id)) = (&event.current, &current_id) {
+            let email_changed = event.data.get("email").is_some_and(|e| Some(e) != current.get("email"));
+            if event.data.contains_key("password") || email_changed {
+                crate::revoke_tokens(ctx, id, current_token(ctx)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deleting users deletes their tokens.
+    async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
+        let Some(users) = ctx.store("User") else { return Ok(()) };
+        let ids: Vec<Value> = persisted_model_rows(&users, where_).await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        if let Some(tokens) = ctx.store("AccessToken") {
+            tokens.delete_where(Where::Cond { property: "userId".into(), op: Op::Inq(ids) }).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn persisted_model_rows(users: &persisted_model::Store<'_>, where_: &Where) -> Result<Vec<Value>, Error> {
+    let rows = users
+        .find(Filter { where_: Some(where_.clone()), fields: Some(vec!["id".into()]), ..Filter::default() })
+        .await?;
+    Ok(rows.into_iter().filter_map(|r| r.get("id").cloned()).collect())
+}
+
+async fn taken(ctx: &CallContext<'_>, key: &str, value: &Value, except: Option<&Value>) -> Result<bool, Error> {
+    let Some(users) = ctx.store("User") else { return Ok(false) };
+    let mut clauses = vec![Where::eq(key, value.clone())];
+    if let Some(id) = except {
+        clauses.push(Where::Cond { property: "id".into(), op: Op::Neq(id.clone()) });
+    }
+    Ok(users.count(Some(Where::all(clauses))).await? > 0)
+}
+
+/// The fingerprint of the token the request was made with, kept when credentials change.
+fn current_token(ctx: &CallContext<'_>) -> Option<String> {
+    use actix_web::HttpMessage;
+    ctx.request.and_then(|r| r.extensions().get::<crate::CurrentToken>().map(|t| t.fingerprint.clone()))
+}
+
+fn truncate_json(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= 32 { text } else { format!("{}...", text.chars().take(29).collect::<String>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("a@example.com"));
+        assert!(!valid_email("not-an-email"));
+        assert!(!valid_email("a@b"));
+        assert!(!valid_email("a b@c.d"));
+    }
+}
