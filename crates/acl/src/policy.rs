@@ -119,7 +119,7 @@ impl Policy {
         }
         let mut candidates: Vec<(u64, &AclEntry)> =
             self.entries(request.model).chain(extra.iter()).filter_map(|e| score(e, request).map(|s| (s, e))).collect();
-        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
         for (_, entry) in candidates {
             if applies(entry, request, caller, resolver).await {
                 let decision = if entry.permission.denies() { Decision::Deny } else { Decision::Allow };

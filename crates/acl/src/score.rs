@@ -61,7 +61,7 @@ mod tests {
     #[test]
     fn entries_sort_by_specificity() {
         let req = AccessRequest::new("account", "find", AccessType::Write);
-        let mut entries = vec![
+        let mut entries = [
             ("wildcard everything", AclEntry::role("account", "*", None, "$everyone").allow()),
             ("exact property", AclEntry::role("account", "find", None, "$everyone").allow()),
             ("exact access", AclEntry::role("account", "*", Some(AccessType::Write), "$everyone").allow()),

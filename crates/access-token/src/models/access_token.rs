@@ -17,6 +17,8 @@ pub const DEFAULT_TTL: i64 = 1_209_600;
 pub const MAX_TTL: i64 = 31_556_926;
 
 /// An access token: the id is shown to its owner once; the table holds its SHA-256 fingerprint.
+// Each `acl(...)` is its own entry: clippy takes the repeated keys for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
 #[sea_orm(table_name = "access_token")]
 #[serde(rename_all = "camelCase")]
@@ -129,10 +131,8 @@ impl ModelHooks for Model {
                             return Err(Error::new(StatusCode::UNAUTHORIZED, "Authorization Required")
                                 .with_code("AUTHORIZATION_REQUIRED"));
                         }
-                        (Some(own), Some(other)) if own != other => {
-                            if !may_mint_for_others(ctx, &caller).await? {
-                                return Err(denied());
-                            }
+                        (Some(own), Some(other)) if own != other && !may_mint_for_others(ctx, &caller).await? => {
+                            return Err(denied());
                         }
                         (Some(own), None) => {
                             let id = own.parse::<i64>().map_or_else(|_| Value::String(own.to_owned()), Value::from);

@@ -11,6 +11,8 @@ use serde_json::Value;
 use crate::password;
 
 /// A user that can log in.
+// Each `acl(...)` is its own entry: clippy takes the repeated keys for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
 #[sea_orm(table_name = "user")]
 #[serde(rename_all = "camelCase")]
