@@ -3,6 +3,8 @@
 
 mod support;
 
+mod acl;
+mod auth;
 mod crud;
 mod errors;
 mod filters;

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, test, web};
-use persisted_model::{ModelHandle, PersistedModel, RestApi, url_not_found};
+use persisted_model::acl::AclEntry;
+use persisted_model::{ModelHandle, PersistedModel, RestApi, RoleFn, url_not_found};
+use persisted_model_access_token::{AccessTokens, add_user_to_role, create_user};
 use serde_json::Value;
 
 /// A database the tests run on.
@@ -54,11 +56,26 @@ fn handle<M: PersistedModel>(suffix: &str) -> ModelHandle {
     ModelHandle::of::<M>().map_definition(|d| d.table = format!("{}_{suffix}", d.table))
 }
 
+/// Runs `check` once per backend with a fresh app that has users and tokens: admin
+/// (`admin@example.com` / `adminpass`, role admin) and alice (`alice@example.com` / `alicepass`).
+pub async fn on_each_backend_with_auth<F, Fut>(check: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        let app = TestApp::build(&backend, true).await;
+        check(app.clone()).await;
+        app.drop_tables().await;
+    }
+}
+
 /// The app under test and a way to call it.
 #[derive(Clone)]
 pub struct TestApp {
     pub api: RestApi,
     pub backend: &'static str,
+    pub auth: bool,
 }
 
 /// A response, its body parsed as JSON when it is JSON.
@@ -84,11 +101,15 @@ impl Resp {
 
 impl TestApp {
     pub async fn new(backend: &Backend) -> Self {
+        Self::build(backend, false).await
+    }
+
+    async fn build(backend: &Backend, auth: bool) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let suffix = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let db = persisted_model::connect(&backend.url).await.expect("connect to the test database");
         use models::*;
-        let api = RestApi::builder(db)
+        let mut builder = RestApi::builder(db)
             .handle(handle::<category::Model>(&suffix))
             .handle(handle::<product::Model>(&suffix))
             .handle(handle::<author::Model>(&suffix))
@@ -99,11 +120,48 @@ impl TestApp {
             .handle(handle::<tag::Model>(&suffix))
             .handle(handle::<note::Model>(&suffix))
             .handle(handle::<memo::Model>(&suffix))
-            .body_limit(16 * 1024)
-            .build()
-            .await
-            .expect("create tables");
-        Self { api, backend: backend.name }
+            .handle(handle::<secret::Model>(&suffix))
+            .body_limit(16 * 1024);
+        if auth {
+            builder = AccessTokens::new()
+                .token_path("accessTokens")
+                .table_prefix(&format!("{suffix}_"))
+                .register(builder)
+                .acl(AclEntry::role("AccessToken", "*", None, "admin").allow())
+                // A custom role decided by a closure: user 1 audits everything.
+                .role_source(RoleFn(|role: &str, caller: &persisted_model::acl::Caller| {
+                    (role == "auditor").then(|| caller.user_id() == Some("1"))
+                }));
+        }
+        let api = builder.build().await.expect("create tables");
+        if auth {
+            let admin = create_user(&api, "admin@example.com", "adminpass").await.expect("seed admin");
+            create_user(&api, "alice@example.com", "alicepass").await.expect("seed alice");
+            add_user_to_role(&api, &admin, "admin").await.expect("seed admin role");
+        }
+        Self { api, backend: backend.name, auth }
+    }
+
+    /// Logs in and returns the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let res = self.post("/api/Users/login", serde_json::json!({"email": email, "password": password})).await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] login {email}: {:?}", self.backend, res.body);
+        res.body["id"].as_str().expect("token id").to_owned()
+    }
+
+    /// Sends a request with a token in the `Authorization` header.
+    pub async fn call_as(&self, token: &str, method: Method, uri: &str, body: Option<Value>) -> Resp {
+        let req = test::TestRequest::default().method(method).uri(uri).insert_header((header::AUTHORIZATION, token));
+        let req = match body {
+            Some(b) => req.set_json(b),
+            None => req,
+        };
+        self.send(req).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send_request(&self, req: test::TestRequest) -> Resp {
+        self.send(req).await
     }
 
     /// Drops the app's tables (server databases outlive the test).

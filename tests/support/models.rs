@@ -17,7 +17,10 @@ pub mod category {
 
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
     #[sea_orm(table_name = "category")]
-    #[persisted_model(has_many(name = "products", model = "Product", foreign_key = "categoryId"))]
+    #[persisted_model(
+        has_many(name = "products", model = "Product", foreign_key = "categoryId"),
+        has_many(name = "secrets", model = "Secret", foreign_key = "categoryId")
+    )]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -223,4 +226,33 @@ pub mod memo {
             Ok(())
         }
     }
+}
+
+pub mod secret {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A model that denies by default: owners read and change their own, editors write.
+    #[allow(clippy::duplicated_attributes)]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "secret")]
+    #[serde(rename_all = "camelCase")]
+    #[persisted_model(
+        belongs_to(name = "owner", model = "User", foreign_key = "userId"),
+        acl(role = "$everyone", permission = "DENY"),
+        acl(role = "$authenticated", property = "find", permission = "ALLOW"),
+        acl(role = "$owner", property = "findById", permission = "ALLOW"),
+        acl(role = "$owner", property = "patchAttributes", permission = "ALLOW"),
+        acl(role = "editor", access_type = "WRITE", permission = "ALLOW"),
+        acl(role = "auditor", access_type = "READ", permission = "ALLOW")
+    )]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub text: String,
+        pub user_id: Option<i32>,
+        pub category_id: Option<i32>,
+    }
+    no_relations!();
 }

@@ -26,8 +26,9 @@ impl RoleSource for RoleMappingRoles {
             };
             let filter =
                 Filter { where_: Some(Where::eq("name", Value::from(role))), limit: Some(1), ..Filter::default() };
+            // A role that is not in the table may be another source's.
             let Some(role_id) = roles.find_raw(filter).await?.pop().and_then(|r| r.get("id").cloned()) else {
-                return Ok(Some(false));
+                return Ok(None);
             };
             let mapped = mappings
                 .count(Some(Where::And(vec![

@@ -87,12 +87,18 @@ impl RoleResolver for Resolver<'_> {
         let answer = if role == "$owner" {
             is_owner(self.state, self.model, request, caller).await.map(Some)
         } else {
+            // A role holds when any source says so.
             let mut answer = Ok(None);
             for source in &self.state.role_sources {
                 match source.has_role(role, request, caller, self.state).await {
-                    Ok(None) => continue,
-                    other => {
-                        answer = other;
+                    Ok(Some(true)) => {
+                        answer = Ok(Some(true));
+                        break;
+                    }
+                    Ok(Some(false)) => answer = Ok(Some(false)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        answer = Err(e);
                         break;
                     }
                 }

@@ -1,0 +1,295 @@
+//! The built-in User and AccessToken models: login, logout, token sources, expiry,
+//! revocation, the AccessToken REST table, and hidden properties.
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::test::TestRequest;
+use base64::Engine;
+use persisted_model::filter::{Filter, Where};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, on_each_backend_with_auth, q};
+
+async fn stored_tokens(t: &TestApp) -> Vec<serde_json::Map<String, Value>> {
+    let state = t.api.state();
+    let store = state.store("AccessToken", "test", None).unwrap();
+    store.find_raw(Filter::default()).await.unwrap()
+}
+
+#[actix_web::test]
+async fn login_returns_a_token_that_authenticates_from_every_source() {
+    on_each_backend_with_auth(|t| async move {
+        let res = t
+            .post("/api/Users/login?include=user", json!({"email": "alice@example.com", "password": "alicepass"}))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+        let token = res.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(token.len(), 64);
+        assert_eq!(res.body["ttl"], json!(1209600));
+        assert_eq!(res.body["user"]["email"], "alice@example.com");
+        assert!(res.body["user"].get("password").is_none());
+
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let requests = [
+            TestRequest::get().uri(&format!("/api/Users/2?access_token={token}")),
+            TestRequest::get().uri("/api/Users/2").insert_header(("X-Access-Token", token.as_str())),
+            TestRequest::get().uri("/api/Users/2").insert_header((header::AUTHORIZATION, token.as_str())),
+            TestRequest::get().uri("/api/Users/2").insert_header((header::AUTHORIZATION, format!("Bearer {token}"))),
+            TestRequest::get()
+                .uri("/api/Users/2")
+                .insert_header((header::AUTHORIZATION, format!("Bearer {}", b64.encode(&token)))),
+            TestRequest::get()
+                .uri("/api/Users/2")
+                .insert_header((header::AUTHORIZATION, format!("Basic {}", b64.encode(format!("{token}:"))))),
+        ];
+        for req in requests {
+            let res = t.send_request(req).await;
+            assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+            assert_eq!(res.body["email"], "alice@example.com");
+        }
+        // An unknown token is an anonymous caller.
+        let res = t.call_as("not-a-real-token", Method::GET, "/api/Users/2", None).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(res.code(), Some("AUTHORIZATION_REQUIRED"));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn login_failures() {
+    on_each_backend_with_auth(|t| async move {
+        for body in [
+            json!({"email": "alice@example.com", "password": "nope"}),
+            json!({"email": "bob@example.com", "password": "alicepass"}),
+            json!({"email": "alice@example.com"}),
+            json!({"email": "ALICE@example.com", "password": "alicepass"}),
+        ] {
+            let res = t.post("/api/Users/login", body.clone()).await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{body}");
+            assert_eq!((res.code(), res.message()), (Some("LOGIN_FAILED"), "login failed"));
+        }
+        let res = t.post("/api/Users/login", json!({"password": "x"})).await;
+        assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, Some("USERNAME_EMAIL_REQUIRED")));
+        // Credentials must be strings (LoopBack #4195).
+        let res = t.post("/api/Users/login", json!({"email": {"neq": null}, "password": "x"})).await;
+        assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, Some("INVALID_EMAIL")));
+        let res = t.post("/api/Users/login", json!({"username": {"regexp": "^a"}, "password": "x"})).await;
+        assert_eq!(res.code(), Some("INVALID_USERNAME"));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn logout_and_expiry() {
+    on_each_backend_with_auth(|t| async move {
+        let token = t.login("alice@example.com", "alicepass").await;
+        let res = t.call_as(&token, Method::POST, "/api/Users/logout", None).await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT);
+        assert_eq!(t.call_as(&token, Method::GET, "/api/Users/2", None).await.status, StatusCode::UNAUTHORIZED);
+        let res = t.call_as(&token, Method::POST, "/api/Users/logout", None).await;
+        assert_eq!((res.status, res.message()), (StatusCode::UNAUTHORIZED, "accessToken is required to logout"));
+
+        // A token past its ttl: 401 INVALID_TOKEN once (even on an open route), then it is gone.
+        let token = t.login("alice@example.com", "alicepass").await;
+        let state = t.api.state();
+        let store = state.store("AccessToken", "test", None).unwrap();
+        let old = json!({"created": "2000-01-01T00:00:00.000Z"}).as_object().unwrap().clone();
+        store.update_where(&Where::eq("userId", json!(2)), &old).await.unwrap();
+        let res = t.call_as(&token, Method::GET, "/api/Products", None).await;
+        assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, Some("INVALID_TOKEN")));
+        assert_eq!(res.message(), "Invalid Access Token");
+        assert_eq!(t.call_as(&token, Method::GET, "/api/Products", None).await.status, StatusCode::OK);
+        assert!(stored_tokens(&t).await.iter().all(|r| r["userId"] != json!(2)));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn tokens_are_stored_as_fingerprints() {
+    on_each_backend_with_auth(|t| async move {
+        let token = t.login("alice@example.com", "alicepass").await;
+        let rows = stored_tokens(&t).await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["id"], json!(persisted_model_access_token::fingerprint(&token)));
+        // The fingerprint is not a credential.
+        let fp = rows[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(t.call_as(&fp, Method::GET, "/api/Users/2", None).await.status, StatusCode::UNAUTHORIZED);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn access_token_routes_for_each_kind_of_caller() {
+    on_each_backend_with_auth(|t| async move {
+        let admin = t.login("admin@example.com", "adminpass").await;
+        let alice = t.login("alice@example.com", "alicepass").await;
+        let routes: Vec<(Method, String, Option<Value>)> = vec![
+            (Method::GET, "/api/accessTokens".into(), None),
+            (Method::PUT, "/api/accessTokens".into(), Some(json!({"id": alice, "ttl": 60}))),
+            (Method::GET, format!("/api/accessTokens/{alice}"), None),
+            (Method::PUT, format!("/api/accessTokens/{alice}"), Some(json!({"ttl": 60}))),
+            (Method::GET, format!("/api/accessTokens/{alice}/exists"), None),
+            (Method::GET, "/api/accessTokens/count".into(), None),
+            (Method::GET, "/api/accessTokens/findOne".into(), None),
+            (Method::PATCH, format!("/api/accessTokens/{alice}"), Some(json!({"ttl": 60}))),
+            (Method::GET, format!("/api/accessTokens/{alice}/user"), None),
+        ];
+        for (method, uri, body) in &routes {
+            let anon = t.call(method.clone(), uri, body.clone()).await;
+            assert_eq!(anon.status, StatusCode::UNAUTHORIZED, "[{}] anonymous {method} {uri}", t.backend);
+            // The owner of the token is denied too: tokens are not self-service (LoopBack 3.28).
+            let owner = t.call_as(&alice, method.clone(), uri, body.clone()).await;
+            assert_eq!(owner.status, StatusCode::FORBIDDEN, "owner {method} {uri}");
+            let admin_res = t.call_as(&admin, method.clone(), uri, body.clone()).await;
+            assert_eq!(admin_res.status, StatusCode::OK, "admin {method} {uri}: {:?}", admin_res.body);
+        }
+        // Listings show fingerprints; naming the token shows the token.
+        let list = t
+            .call_as(&admin, Method::GET, &format!("/api/accessTokens?filter={}", q(json!({"include": "user"}))), None)
+            .await;
+        for row in list.body.as_array().unwrap() {
+            assert!(persisted_model_access_token::fingerprint(&alice) != alice);
+            assert_ne!(row["id"], json!(alice));
+            assert!(row["user"].get("password").is_none());
+        }
+        let one = t.call_as(&admin, Method::GET, &format!("/api/accessTokens/{alice}"), None).await;
+        assert_eq!(one.body["id"], json!(alice));
+
+        // POST: anonymous 401; a user mints for herself; not for others; ids are the server's.
+        assert_eq!(t.post("/api/accessTokens", json!({"userId": 2})).await.status, StatusCode::UNAUTHORIZED);
+        let own = t.call_as(&alice, Method::POST, "/api/accessTokens", Some(json!({"ttl": 600}))).await;
+        assert_eq!(own.status, StatusCode::OK, "{:?}", own.body);
+        assert_eq!((own.body["userId"].clone(), own.body["ttl"].clone()), (json!(2), json!(600)));
+        let other = t.call_as(&alice, Method::POST, "/api/accessTokens", Some(json!({"userId": 1}))).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        let chosen =
+            t.call_as(&admin, Method::POST, "/api/accessTokens", Some(json!({"id": "chosen", "userId": 2}))).await;
+        assert_eq!(chosen.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let minted =
+            t.call_as(&admin, Method::POST, "/api/accessTokens", Some(json!({"userId": 2, "ttl": 999999999}))).await;
+        assert_eq!(minted.body["ttl"], json!(persisted_model_access_token::MAX_TTL), "ttl is clamped");
+        let wider =
+            t.call_as(&alice, Method::POST, "/api/accessTokens", Some(json!({"scopes": ["admin-things"]}))).await;
+        assert_eq!(wider.status, StatusCode::FORBIDDEN, "scopes only narrow");
+
+        // DELETE revokes at once.
+        let res = t.call_as(&admin, Method::DELETE, &format!("/api/accessTokens/{alice}"), None).await;
+        assert_eq!(res.body, json!({"count": 1}));
+        assert_eq!(t.call_as(&alice, Method::GET, "/api/Users/2", None).await.status, StatusCode::UNAUTHORIZED);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn users_register_and_own_their_record() {
+    on_each_backend_with_auth(|t| async move {
+        let res = t.post("/api/Users", json!({"email": "carol@example.com", "password": "carolpass"})).await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+        assert!(res.body.get("password").is_none());
+        let carol_id = res.body["id"].clone();
+        let res = t.post("/api/Users", json!({"email": "carol@example.com", "password": "x"})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(res.body["error"]["details"]["codes"], json!({"email": ["uniqueness"]}));
+        let res = t.post("/api/Users", json!({"email": "not-an-email", "password": "x"})).await;
+        assert_eq!(res.body["error"]["details"]["codes"], json!({"email": ["custom.email"]}));
+        let res = t.post("/api/Users", json!({"email": "x@example.com", "password": "x", "emailVerified": true})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "emailVerified is the server's");
+        let res = t.post("/api/Users", json!({"email": "y@example.com", "password": "p".repeat(73)})).await;
+        assert_eq!(res.code(), Some("PASSWORD_TOO_LONG"));
+
+        let carol = t.login("carol@example.com", "carolpass").await;
+        assert_eq!(
+            t.call_as(&carol, Method::GET, &format!("/api/Users/{carol_id}"), None).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(t.call_as(&carol, Method::GET, "/api/Users/1", None).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(t.call_as(&carol, Method::GET, "/api/Users", None).await.status, StatusCode::FORBIDDEN);
+        // Hidden properties cannot be queried.
+        let res = t
+            .call_as(
+                &carol,
+                Method::GET,
+                &format!("/api/Users/{carol_id}?filter={}", q(json!({"fields": ["password"]}))),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn password_changes_revoke_other_tokens() {
+    on_each_backend_with_auth(|t| async move {
+        let first = t.login("alice@example.com", "alicepass").await;
+        let second = t.login("alice@example.com", "alicepass").await;
+        let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"password": "newpass"}))).await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+        assert_eq!(
+            t.call_as(&first, Method::GET, "/api/Users/2", None).await.status,
+            StatusCode::OK,
+            "the current token stays"
+        );
+        assert_eq!(t.call_as(&second, Method::GET, "/api/Users/2", None).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            t.post("/api/Users/login", json!({"email": "alice@example.com", "password": "alicepass"})).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+
+        let third = t.login("alice@example.com", "newpass").await;
+        let res = t
+            .call_as(
+                &first,
+                Method::POST,
+                "/api/Users/change-password",
+                Some(json!({"oldPassword": "wrong", "newPassword": "x2"})),
+            )
+            .await;
+        assert_eq!(res.code(), Some("INVALID_PASSWORD"));
+        let res = t
+            .call_as(
+                &first,
+                Method::POST,
+                "/api/Users/change-password",
+                Some(json!({"oldPassword": "newpass", "newPassword": "final"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT);
+        assert_eq!(t.call_as(&third, Method::GET, "/api/Users/2", None).await.status, StatusCode::UNAUTHORIZED);
+        t.login("alice@example.com", "final").await;
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn reset_tokens_can_only_set_the_password() {
+    on_each_backend_with_auth(|t| async move {
+        // An unknown address answers the same as a known one.
+        assert_eq!(
+            t.post("/api/Users/reset", json!({"email": "nobody@example.com"})).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            t.post("/api/Users/reset", json!({"email": "alice@example.com"})).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let state = t.api.state();
+        let store = state.store("AccessToken", "test", None).unwrap();
+        let reset =
+            store.find_raw(Filter { where_: Some(Where::eq("userId", json!(2))), ..Filter::default() }).await.unwrap();
+        assert_eq!(reset.len(), 1);
+        assert_eq!(reset[0]["ttl"], json!(900));
+        assert_eq!(reset[0]["scopes"], json!(["reset-password"]));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn deleting_a_user_deletes_their_tokens() {
+    on_each_backend_with_auth(|t| async move {
+        let alice = t.login("alice@example.com", "alicepass").await;
+        assert_eq!(t.call_as(&alice, Method::DELETE, "/api/Users/2", None).await.body, json!({"count": 1}));
+        assert_eq!(t.call_as(&alice, Method::GET, "/api/Products", None).await.status, StatusCode::OK);
+        assert!(stored_tokens(&t).await.iter().all(|r| r["userId"] != json!(2)));
+    })
+    .await;
+}
