@@ -77,8 +77,9 @@ impl Field {
     }
 }
 
-/// Reads the derive input; errors from every attribute are collected.
-pub(crate) fn parse(input: &syn::DeriveInput) -> darling::Result<Model> {
+/// Reads the derive input. Errors that leave a usable model (a missing table name, a bad field)
+/// come back beside it, so the semantic checks can still report theirs.
+pub(crate) fn parse(input: &syn::DeriveInput) -> darling::Result<(Model, darling::error::Accumulator)> {
     let attrs = ModelAttr::from_derive_input(input)?;
     let mut errors = darling::Error::accumulator();
     let sea = errors.handle(attr::sea_orm_model(&attrs.attrs).map_err(darling::Error::from)).unwrap_or_default();
@@ -137,7 +138,7 @@ pub(crate) fn parse(input: &syn::DeriveInput) -> darling::Result<Model> {
         acls: attrs.acl,
         default_permission: attrs.default_permission,
     };
-    errors.finish_with(model)
+    Ok((model, errors))
 }
 
 fn field(f: FieldAttr, rename_all: Option<&LitStr>) -> darling::Result<Field> {

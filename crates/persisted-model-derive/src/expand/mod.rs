@@ -9,8 +9,9 @@ use quote::quote;
 use crate::{ast, check};
 
 pub(crate) fn derive(input: syn::DeriveInput) -> darling::Result<TokenStream> {
-    let model = ast::parse(&input)?;
-    check::check(&model)?;
+    let (model, mut errors) = ast::parse(&input)?;
+    errors.handle(check::check(&model));
+    errors.finish()?;
     let definition = model::expand(&model);
     let hooks = hooks::expand(&model);
     Ok(quote! {

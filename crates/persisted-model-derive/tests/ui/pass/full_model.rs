@@ -3,6 +3,7 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Every supported attribute at once.
+#[allow(clippy::duplicated_attributes)]
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
 #[sea_orm(table_name = "product")]
 #[serde(rename_all = "camelCase")]
@@ -15,7 +16,11 @@ use serde::{Deserialize, Serialize};
     belongs_to(name = "category", model = "Category", foreign_key = "categoryId"),
     has_many(name = "reviews", model = "Review", foreign_key = "productId"),
     has_one(name = "manual", model = "Manual", foreign_key = "productId"),
-    has_many_through(name = "tags", model = "Tag", foreign_key = "productId", through = "ProductTag", key_through = "tagId")
+    has_many_through(name = "tags", model = "Tag", foreign_key = "productId", through = "ProductTag", key_through = "tagId"),
+    acl(role = "$everyone", permission = "DENY"),
+    acl(role = "$authenticated", property = "find", access_type = "READ", permission = "ALLOW"),
+    acl(user = "42", permission = "ALLOW"),
+    default_permission = "DENY"
 )]
 pub struct Model {
     #[sea_orm(primary_key)]
