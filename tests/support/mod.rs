@@ -75,7 +75,6 @@ where
 pub struct TestApp {
     pub api: RestApi,
     pub backend: &'static str,
-    pub auth: bool,
 }
 
 /// A response, its body parsed as JSON when it is JSON.
@@ -139,7 +138,7 @@ impl TestApp {
             create_user(&api, "alice@example.com", "alicepass").await.expect("seed alice");
             add_user_to_role(&api, &admin, "admin").await.expect("seed admin role");
         }
-        Self { api, backend: backend.name, auth }
+        Self { api, backend: backend.name }
     }
 
     /// Logs in and returns the token.

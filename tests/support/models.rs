@@ -15,12 +15,11 @@ pub mod category {
     use sea_orm::entity::prelude::*;
     use serde::{Deserialize, Serialize};
 
+    #[allow(clippy::duplicated_attributes)]
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
     #[sea_orm(table_name = "category")]
-    #[persisted_model(
-        has_many(name = "products", model = "Product", foreign_key = "categoryId"),
-        has_many(name = "secrets", model = "Secret", foreign_key = "categoryId")
-    )]
+    #[persisted_model(has_many(name = "products", model = "Product", foreign_key = "categoryId"))]
+    #[persisted_model(has_many(name = "secrets", model = "Secret", foreign_key = "categoryId"))]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
