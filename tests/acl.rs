@@ -113,3 +113,27 @@ async fn malformed_filters_are_400_before_authorization() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn entries_from_the_acl_table_apply_at_once() {
+    on_each_backend_with_auth(|t| async move {
+        assert_eq!(t.get("/api/Secrets").await.status, StatusCode::UNAUTHORIZED);
+        let state = t.api.state();
+        let acls = state.store("ACL", "create", None).unwrap();
+        let row = acls
+            .create(&json!({"model": "Secret", "property": "find", "accessType": "READ", "permission": "ALLOW", "principalType": "ROLE", "principalId": "$everyone"}))
+            .await
+            .unwrap();
+        assert_eq!(t.get("/api/Secrets").await.status, StatusCode::OK, "[{}]", t.backend);
+        // Other methods keep the static DENY.
+        assert_eq!(t.get("/api/Secrets/count").await.status, StatusCode::UNAUTHORIZED);
+        acls.delete_by_id(&row["id"]).await.unwrap();
+        assert_eq!(t.get("/api/Secrets").await.status, StatusCode::UNAUTHORIZED);
+        // A malformed row is ignored, not a 500.
+        acls.create(&json!({"model": "*", "property": "*", "accessType": "SOMETIMES", "permission": "ALLOW", "principalType": "ROLE", "principalId": "$everyone"}))
+            .await
+            .unwrap();
+        assert_eq!(t.get("/api/Secrets").await.status, StatusCode::UNAUTHORIZED);
+    })
+    .await;
+}

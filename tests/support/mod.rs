@@ -125,6 +125,7 @@ impl TestApp {
             builder = AccessTokens::new()
                 .token_path("accessTokens")
                 .table_prefix(&format!("{suffix}_"))
+                .acl_table(true)
                 .register(builder)
                 .acl(AclEntry::role("AccessToken", "*", None, "admin").allow())
                 // A custom role decided by a closure: user 1 audits everything.

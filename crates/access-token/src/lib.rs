@@ -34,7 +34,8 @@ pub use error::Error;
 pub use extract::{from_authorization, token_from_request};
 pub use methods::{ResetNotifier, ResetRequest};
 pub use models::access_token::{DEFAULT_TTL, MAX_TTL};
-pub use models::{access_token, role, role_mapping, user};
+pub use models::acl::AclTable;
+pub use models::{access_token, acl, role, role_mapping, user};
 pub use role_source::RoleMappingRoles;
 pub use seed::{add_user_to_role, create_user};
 pub use token::{fingerprint, generate as generate_token};
@@ -54,6 +55,7 @@ pub struct AccessTokens {
     reset_ttl: Option<i64>,
     notifier: Option<ResetNotifier>,
     table_prefix: Option<String>,
+    acl_table: bool,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -111,6 +113,12 @@ impl AccessTokens {
         self
     }
 
+    /// Also read ACL entries from an `ACL` table at each decision (one query per check).
+    pub fn acl_table(mut self, yes: bool) -> Self {
+        self.acl_table = yes;
+        self
+    }
+
     /// Adds the models, the authenticator and the role source to an API.
     pub fn register(self, builder: RestApiBuilder) -> RestApiBuilder {
         let prefix = self.table_prefix.clone().unwrap_or_default();
@@ -135,6 +143,11 @@ impl AccessTokens {
         let hidden = |d: &mut persisted_model::ModelDefinition| {
             table(d);
             d.settings.public = false;
+        };
+        let builder = if self.acl_table {
+            builder.handle(ModelHandle::of::<acl::Model>().map_definition(hidden)).acl_source(AclTable)
+        } else {
+            builder
         };
         builder
             .handle(user)

@@ -40,6 +40,16 @@ pub trait RoleSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<bool>>>;
 }
 
+/// ACL entries kept outside the code (LoopBack's `ACL` table), read for each decision.
+pub trait AclSource: Send + Sync + 'static {
+    /// The entries that may apply to `model` (its own and those for `*`).
+    fn entries<'a>(
+        &'a self,
+        model: &'a str,
+        state: &'a RestState,
+    ) -> BoxFuture<'a, Result<Vec<persisted_model_acl::AclEntry>>>;
+}
+
 /// A role source from a closure: `|role, caller| -> Option<bool>` (no database access).
 pub struct RoleFn<F>(pub F);
 
@@ -173,8 +183,12 @@ pub(crate) async fn authorize_as(
         model_id: model_id.map(id_text),
         scopes,
     };
+    let mut extra = Vec::new();
+    for source in &state.acl_sources {
+        extra.extend(source.entries(&model.name, state).await?);
+    }
     let resolver = Resolver { state, model, failure: Default::default() };
-    let check = state.policy.check(&request, caller, &resolver).await;
+    let check = state.policy.check_with(&request, caller, &resolver, &extra).await;
     if let Some(err) = resolver.failure.into_inner() {
         return Err(err);
     }
@@ -217,3 +231,4 @@ pub(crate) fn authorize_includes<'a>(
 
 pub(crate) type SharedAuthenticator = Arc<dyn Authenticator>;
 pub(crate) type SharedRoleSource = Arc<dyn RoleSource>;
+pub(crate) type SharedAclSource = Arc<dyn AclSource>;

@@ -58,7 +58,7 @@ pub mod prelude;
 pub mod testing;
 
 #[doc(inline)]
-pub use access::{Authenticator, BoxFuture, RoleFn, RoleSource, caller_of};
+pub use access::{AclSource, Authenticator, BoxFuture, RoleFn, RoleSource, caller_of};
 #[doc(inline)]
 pub use database::{DEFAULT_DATABASE_URL, connect, connect_from_env};
 #[doc(inline)]

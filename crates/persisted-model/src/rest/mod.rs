@@ -19,7 +19,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 use persisted_model_acl::{AclEntry, Policy};
 
-use crate::access::{Authenticator, RoleSource, SharedAuthenticator, SharedRoleSource};
+use crate::access::{AclSource, Authenticator, RoleSource, SharedAclSource, SharedAuthenticator, SharedRoleSource};
 use crate::filter::FilterLimits;
 use crate::model::{ModelHandle, ModelRegistry, PersistedModel};
 
@@ -41,6 +41,7 @@ pub struct RestState {
     pub policy: Policy,
     pub(crate) authenticator: Option<SharedAuthenticator>,
     pub(crate) role_sources: Vec<SharedRoleSource>,
+    pub(crate) acl_sources: Vec<SharedAclSource>,
     /// Answer every denial with 401, as LoopBack 3 did by default (off: 403 when authenticated).
     pub deny_with_401: bool,
 }
@@ -113,6 +114,7 @@ pub struct RestApiBuilder {
     acls: Vec<AclEntry>,
     authenticator: Option<SharedAuthenticator>,
     role_sources: Vec<SharedRoleSource>,
+    acl_sources: Vec<SharedAclSource>,
     deny_with_401: bool,
 }
 
@@ -140,6 +142,7 @@ impl RestApi {
             acls: Vec::new(),
             authenticator: None,
             role_sources: Vec::new(),
+            acl_sources: Vec::new(),
             deny_with_401: false,
         }
     }
@@ -201,6 +204,12 @@ impl RestApiBuilder {
         self
     }
 
+    /// Adds a source of ACL entries read at each decision (an `ACL` table).
+    pub fn acl_source(mut self, source: impl AclSource) -> Self {
+        self.acl_sources.push(std::sync::Arc::new(source));
+        self
+    }
+
     /// Answers every denial with 401 `AUTHORIZATION_REQUIRED`, as LoopBack 3 did by default.
     pub fn deny_with_401(mut self, yes: bool) -> Self {
         self.deny_with_401 = yes;
@@ -255,6 +264,7 @@ impl RestApiBuilder {
                 policy,
                 authenticator: self.authenticator,
                 role_sources: self.role_sources,
+                acl_sources: self.acl_sources,
                 deny_with_401: self.deny_with_401,
             }),
         })
