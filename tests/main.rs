@@ -10,5 +10,6 @@ mod errors;
 mod filter_model;
 mod filters;
 mod hooks;
+mod openapi;
 mod relations;
 mod routes;

@@ -76,7 +76,7 @@ async fn main() -> std::io::Result<()> {
         seed(&api).await.map_err(std::io::Error::other)?;
     }
 
-    tracing::info!("store listening on http://{host}:{port}/api");
+    tracing::info!("store listening on http://{host}:{port}/api (explorer: http://{host}:{port}/explorer/)");
     // actix-web stops gracefully on Ctrl-C and SIGTERM: in-flight requests finish first.
     HttpServer::new(move || {
         App::new().wrap(from_fn(log_request)).service(api.scope("/api")).default_service(web::to(url_not_found))

@@ -199,9 +199,13 @@ impl TestApp {
     }
 
     async fn send(&self, req: test::TestRequest) -> Resp {
-        let app =
-            test::init_service(App::new().service(self.api.scope("/api")).default_service(web::to(url_not_found)))
-                .await;
+        let app = test::init_service(
+            App::new()
+                .service(self.api.explorer("/api"))
+                .service(self.api.scope("/api"))
+                .default_service(web::to(url_not_found)),
+        )
+        .await;
         let res = test::call_service(&app, req.to_request()).await;
         let status = res.status();
         let content_type =

@@ -48,6 +48,7 @@ mod database;
 mod error;
 pub mod filter;
 mod model;
+mod openapi;
 mod rest;
 mod store;
 mod validation;

@@ -152,6 +152,19 @@ impl RestApi {
         self.state.clone()
     }
 
+    /// The OpenAPI 3.1 document of the API mounted under `root`, built from the same tables as
+    /// the routes.
+    pub fn openapi(&self, root: &str) -> serde_json::Value {
+        crate::openapi::document(&self.state, root)
+    }
+
+    /// Swagger UI at `/explorer` with the document at `/explorer/openapi.json` (vendored
+    /// assets: nothing is fetched at build or run time).
+    pub fn explorer(&self, root: &str) -> utoipa_swagger_ui::SwaggerUi {
+        utoipa_swagger_ui::SwaggerUi::new("/explorer/{_:.*}")
+            .external_url_unchecked("/explorer/openapi.json", self.openapi(root))
+    }
+
     /// Every route of every model under `root` (for example `/api`), with LoopBack's 404s.
     pub fn scope(&self, root: &str) -> Scope {
         let mut scope = web::scope(root).app_data(self.state.clone());
