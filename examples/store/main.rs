@@ -79,7 +79,11 @@ async fn main() -> std::io::Result<()> {
     tracing::info!("store listening on http://{host}:{port}/api (explorer: http://{host}:{port}/explorer/)");
     // actix-web stops gracefully on Ctrl-C and SIGTERM: in-flight requests finish first.
     HttpServer::new(move || {
-        App::new().wrap(from_fn(log_request)).service(api.scope("/api")).default_service(web::to(url_not_found))
+        App::new()
+            .wrap(from_fn(log_request))
+            .service(api.explorer("/api"))
+            .service(api.scope("/api"))
+            .default_service(web::to(url_not_found))
     })
     .bind((host.as_str(), port))?
     .run()

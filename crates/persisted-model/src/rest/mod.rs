@@ -160,9 +160,14 @@ impl RestApi {
 
     /// Swagger UI at `/explorer` with the document at `/explorer/openapi.json` (vendored
     /// assets: nothing is fetched at build or run time).
-    pub fn explorer(&self, root: &str) -> utoipa_swagger_ui::SwaggerUi {
-        utoipa_swagger_ui::SwaggerUi::new("/explorer/{_:.*}")
-            .external_url_unchecked("/explorer/openapi.json", self.openapi(root))
+    /// `/explorer` itself redirects to `/explorer/`, as LoopBack's explorer did.
+    pub fn explorer(&self, root: &str) -> impl actix_web::dev::HttpServiceFactory + 'static {
+        let redirect = web::resource("/explorer").route(web::get().to(|| async {
+            actix_web::HttpResponse::MovedPermanently().insert_header(("Location", "/explorer/")).finish()
+        }));
+        let ui = utoipa_swagger_ui::SwaggerUi::new("/explorer/{_:.*}")
+            .external_url_unchecked("/explorer/openapi.json", self.openapi(root));
+        (redirect, ui)
     }
 
     /// Every route of every model under `root` (for example `/api`), with LoopBack's 404s.
