@@ -122,6 +122,13 @@ async fn access_token_routes_for_each_kind_of_caller() {
     on_each_backend_with_auth(|t| async move {
         let admin = t.login("admin@example.com", "adminpass").await;
         let alice = t.login("alice@example.com", "alicepass").await;
+        persisted_model_access_token::create_user(&t.api, "bob@example.com", "bobpass").await.unwrap();
+        let bob = t.login("bob@example.com", "bobpass").await;
+        // DELETE as everyone but the admin, before the admin's calls below use the token.
+        let delete = format!("/api/accessTokens/{alice}");
+        assert_eq!(t.call(Method::DELETE, &delete, None).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(t.call_as(&alice, Method::DELETE, &delete, None).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(t.call_as(&bob, Method::DELETE, &delete, None).await.status, StatusCode::FORBIDDEN);
         let routes: Vec<(Method, String, Option<Value>)> = vec![
             (Method::GET, "/api/accessTokens".into(), None),
             (Method::PUT, "/api/accessTokens".into(), Some(json!({"id": alice, "ttl": 60}))),
@@ -139,6 +146,8 @@ async fn access_token_routes_for_each_kind_of_caller() {
             // The owner of the token is denied too: tokens are not self-service (LoopBack 3.28).
             let owner = t.call_as(&alice, method.clone(), uri, body.clone()).await;
             assert_eq!(owner.status, StatusCode::FORBIDDEN, "owner {method} {uri}");
+            let other = t.call_as(&bob, method.clone(), uri, body.clone()).await;
+            assert_eq!(other.status, StatusCode::FORBIDDEN, "other user {method} {uri}");
             let admin_res = t.call_as(&admin, method.clone(), uri, body.clone()).await;
             assert_eq!(admin_res.status, StatusCode::OK, "admin {method} {uri}: {:?}", admin_res.body);
         }

@@ -40,7 +40,17 @@ fn json_ok(v: &Value) -> HttpResponse {
 pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> Vec<RemoteMethod> {
     vec![
         RemoteMethod::custom("login", Method::POST, "/login", AccessType::Execute, CustomHandler::new(true, login))
-            .describe("Log in with email or username and password; returns an access token."),
+            .describe("Log in with email or username and password; returns an access token.")
+            .body_schema(json!({"type": "object", "required": ["password"], "properties": {
+                "email": {"type": "string"}, "username": {"type": "string"}, "realm": {"type": "string"},
+                "password": {"type": "string"}, "ttl": {"type": "integer", "description": "Token lifetime in seconds"}
+            }}))
+            .response_schema(json!({"type": "object", "required": ["id", "ttl", "created", "userId"], "properties": {
+                "id": {"type": "string", "description": "The access token: use it as the Authorization header"},
+                "ttl": {"type": "integer"}, "created": {"type": "string", "format": "date-time"},
+                "userId": {"type": ["integer", "string"]}, "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+                "user": {"type": "object", "description": "With ?include=user"}
+            }})),
         RemoteMethod::custom("logout", Method::POST, "/logout", AccessType::Execute, CustomHandler::new(false, logout))
             .route(Method::GET, "/logout")
             .describe("Log out: the access token of the request is deleted."),
@@ -51,7 +61,10 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
             AccessType::Execute,
             CustomHandler::new(true, change_password),
         )
-        .describe("Change the caller's password, given the current one."),
+        .describe("Change the caller's password, given the current one.")
+        .body_schema(json!({"type": "object", "required": ["oldPassword", "newPassword"], "properties": {
+            "oldPassword": {"type": "string"}, "newPassword": {"type": "string"}
+        }})),
         RemoteMethod::custom(
             "resetPassword",
             Method::POST,
@@ -59,7 +72,8 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
             AccessType::Execute,
             CustomHandler::new(true, move |call| reset(call, reset_ttl, notifier.clone())),
         )
-        .describe("Request a password reset token for an email address."),
+        .describe("Request a password reset token for an email address.")
+        .body_schema(json!({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}})),
         RemoteMethod::custom(
             "setPassword",
             Method::POST,
@@ -68,7 +82,8 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
             CustomHandler::new(true, set_password),
         )
         .scopes(&["DEFAULT", "reset-password"])
-        .describe("Set the caller's password with a reset token."),
+        .describe("Set the caller's password with a reset token.")
+        .body_schema(json!({"type": "object", "required": ["newPassword"], "properties": {"newPassword": {"type": "string"}}})),
     ]
 }
 

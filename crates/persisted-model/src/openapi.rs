@@ -291,10 +291,16 @@ fn operation(
         }
         Operation::Custom(handler) => {
             if handler.reads_body {
-                request_body = Some(body(json!({"type": "object"})));
+                request_body = Some(body(m.body_schema.clone().unwrap_or_else(|| json!({"type": "object"}))));
             }
-            responses.insert("200".into(), ok(json!({"type": "object"})));
-            responses.insert("204".into(), json!({"description": "Done, no content"}));
+            match &m.response_schema {
+                Some(schema) => {
+                    responses.insert("200".into(), ok(schema.clone()));
+                }
+                None => {
+                    responses.insert("204".into(), json!({"description": "Done, no content"}));
+                }
+            }
         }
     }
     if *verb != Method::HEAD {

@@ -141,6 +141,11 @@ pub struct RemoteMethod {
     pub description: String,
     /// The token scopes that may call the method; `None` is LoopBack's `["DEFAULT"]`.
     pub scopes: Option<Vec<String>>,
+    /// JSON Schema of the request body, for the API documentation (custom methods).
+    pub body_schema: Option<serde_json::Value>,
+    /// JSON Schema of the 200 response, for the API documentation (custom methods); `None`
+    /// with a custom method means it answers 204.
+    pub response_schema: Option<serde_json::Value>,
 }
 
 impl RemoteMethod {
@@ -154,7 +159,21 @@ impl RemoteMethod {
             operation: Operation::Custom(handler),
             description: String::new(),
             scopes: None,
+            body_schema: None,
+            response_schema: None,
         }
+    }
+
+    /// Documents the request body.
+    pub fn body_schema(mut self, schema: serde_json::Value) -> Self {
+        self.body_schema = Some(schema);
+        self
+    }
+
+    /// Documents the 200 response (without it a custom method is documented as 204).
+    pub fn response_schema(mut self, schema: serde_json::Value) -> Self {
+        self.response_schema = Some(schema);
+        self
     }
 
     /// Adds another route.
@@ -192,6 +211,8 @@ fn method(
         operation,
         description: description.to_owned(),
         scopes: None,
+        body_schema: None,
+        response_schema: None,
     }
 }
 
