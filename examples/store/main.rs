@@ -45,6 +45,14 @@ async fn log_request(
 
 /// The demo users of the conformance suite: admin (id 1, role admin) and alice (id 2).
 async fn seed(api: &RestApi) -> Result<(), persisted_model::Error> {
+    // A persistent database keeps its seed from an earlier start.
+    let state = api.state();
+    if let Some(users) = state.store("User", "seed", None)
+        && users.count(None).await? > 0
+    {
+        tracing::info!("users exist already: demo seed skipped");
+        return Ok(());
+    }
     let admin = create_user(api, "admin@example.com", "adminpass").await?;
     create_user(api, "alice@example.com", "alicepass").await?;
     add_user_to_role(api, &admin, "admin").await?;

@@ -257,6 +257,9 @@ impl RestApiBuilder {
             for model in self.registry.iter() {
                 if let Some(stmt) = model.create_table_statement(backend) {
                     self.db.execute(&stmt).await?;
+                    if backend == sea_orm::DbBackend::MySql {
+                        millisecond_dates(&self.db, model.definition()).await?;
+                    }
                 }
             }
         }
@@ -287,4 +290,31 @@ impl RestApiBuilder {
             }),
         })
     }
+}
+
+/// MySQL's TIMESTAMP keeps whole seconds; LoopBack dates have milliseconds (and ordering by
+/// `created` must see them). Date columns become `DATETIME(3)`, which also avoids TIMESTAMP's
+/// time-zone conversion and its year-2038 limit.
+async fn millisecond_dates(db: &DatabaseConnection, model: &crate::model::ModelDefinition) -> Result<(), DbErr> {
+    for p in model.properties.iter().filter(|p| p.ty == crate::model::PropertyType::Date) {
+        let current = db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::MySql,
+                "SELECT DATA_TYPE, DATETIME_PRECISION FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+                [model.table.clone().into(), p.column.clone().into()],
+            ))
+            .await?;
+        let done = current.is_some_and(|row| {
+            row.try_get_by_index::<String>(0).is_ok_and(|t| t.eq_ignore_ascii_case("datetime"))
+                && row.try_get_by_index::<Option<i64>>(1).ok().flatten() == Some(3)
+        });
+        if done {
+            continue;
+        }
+        let null = if p.required { "NOT NULL" } else { "NULL" };
+        let sql = format!("ALTER TABLE `{}` MODIFY `{}` DATETIME(3) {null}", model.table, p.column);
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
 }
