@@ -28,6 +28,11 @@ pub struct ResetRequest {
     pub access_token: String,
 }
 
+/// The registered AccessToken model.
+fn token_model(call: &Call) -> Result<&persisted_model::ModelHandle, PmError> {
+    call.state.registry.get("AccessToken").ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))
+}
+
 fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
@@ -123,11 +128,7 @@ async fn login(call: Call) -> Result<HttpResponse, PmError> {
     let Some(user) = user.filter(|_| ok) else { return Err(Error::LoginFailed.into()) };
     let user_id = user.get("id").cloned().unwrap_or(Value::Null);
 
-    let tokens_handle = call
-        .state
-        .registry
-        .get("AccessToken")
-        .ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))?;
+    let tokens_handle = token_model(&call)?;
     let tokens = call.store_for(tokens_handle);
     let mut data = json!({ "userId": user_id });
     if let Some(ttl) = body.get("ttl").filter(|t| !t.is_null()) {
@@ -155,11 +156,7 @@ fn wants_user(call: &Call) -> bool {
 async fn logout(call: Call) -> Result<HttpResponse, PmError> {
     let token = call.request.extensions().get::<CurrentToken>().cloned();
     let Some(token) = token else { return Err(Error::LogoutWithoutToken.into()) };
-    let handle = call
-        .state
-        .registry
-        .get("AccessToken")
-        .ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))?;
+    let handle = token_model(&call)?;
     let deleted = call.store_for(handle).delete_where(Where::eq("id", Value::String(token.fingerprint))).await?;
     if deleted == 0 {
         return Err(PmError::new(actix_web::http::StatusCode::UNAUTHORIZED, "Could not find accessToken"));
@@ -214,11 +211,7 @@ async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>) -> Result<
         Filter { where_: Some(Where::eq("email", Value::String(email.clone()))), limit: Some(1), ..Filter::default() };
     if let Some(user) = call.store().find_raw(filter).await?.pop() {
         let user_id = user.get("id").cloned().unwrap_or(Value::Null);
-        let handle = call
-            .state
-            .registry
-            .get("AccessToken")
-            .ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))?;
+        let handle = token_model(&call)?;
         let token = call
             .store_for(handle)
             .create(&json!({"userId": user_id, "ttl": ttl, "scopes": ["reset-password"]}))

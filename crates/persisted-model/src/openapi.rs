@@ -87,8 +87,6 @@ fn model_schema(model: &ModelDefinition, shape: Shape) -> Value {
 fn filter_schema(model: &ModelDefinition, full: bool) -> Value {
     let names: Vec<Value> = model.properties.iter().filter(|p| !p.hidden).map(|p| json!(p.name)).collect();
     let relations: Vec<Value> = model.relations.iter().filter(|r| !r.disable_include).map(|r| json!(r.name)).collect();
-    let operators =
-        ["eq", "neq", "gt", "gte", "lt", "lte", "between", "inq", "nin", "like", "nlike", "ilike", "nilike", "regexp"];
     let list = |v: &[Value]| v.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ");
     let mut props = json!({
         "fields": {
@@ -101,7 +99,7 @@ fn filter_schema(model: &ModelDefinition, full: bool) -> Value {
         },
     });
     if full {
-        props["where"] = where_schema(model, &operators);
+        props["where"] = schema_ref(&format!("{}Where", model.name));
         props["order"] = json!({"description": "\"property ASC|DESC\", a comma list or an array of them.",
             "type": ["string", "array"], "items": {"type": "string"}});
         props["limit"] = json!({"type": "integer", "minimum": 0});
@@ -111,16 +109,35 @@ fn filter_schema(model: &ModelDefinition, full: bool) -> Value {
     json!({"type": "object", "properties": props, "additionalProperties": false})
 }
 
-fn where_schema(model: &ModelDefinition, operators: &[&str]) -> Value {
-    let names: Vec<Value> = model.properties.iter().filter(|p| !p.hidden).map(|p| json!(p.name)).collect();
+/// The where clause of a model: each visible property takes a value or an object of operators;
+/// `and`/`or` take lists of where clauses (a reference back to this schema).
+fn where_schema(model: &ModelDefinition) -> Value {
+    let self_ref = schema_ref(&format!("{}Where", model.name));
+    let mut props = Map::new();
+    for p in model.properties.iter().filter(|p| !p.hidden) {
+        let value = property_schema(p.ty, true);
+        let list = json!({"type": "array", "items": value});
+        let text = json!({"type": "string"});
+        let ops = json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "eq": value, "neq": value, "gt": value, "gte": value, "lt": value, "lte": value,
+                "between": {"type": "array", "items": value, "minItems": 2, "maxItems": 2},
+                "inq": list, "nin": list,
+                "like": text, "nlike": text, "ilike": text, "nilike": text,
+                "regexp": {"type": "string", "description": "A pattern, or /pattern/flags with flags i, g, m"}
+            }
+        });
+        props.insert(p.name.clone(), json!({"oneOf": [value, ops]}));
+    }
+    props.insert("and".into(), json!({"type": "array", "items": self_ref}));
+    props.insert("or".into(), json!({"type": "array", "items": self_ref}));
     json!({
         "type": "object",
-        "description": format!(
-            "LoopBack where clause. Properties: {}. Operators: {}; and/or take arrays of where clauses.",
-            names.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-            operators.join(", ")
-        ),
-        "additionalProperties": true
+        "description": "LoopBack where clause: {property: value} or {property: {operator: value}}, and/or lists.",
+        "properties": props,
+        "additionalProperties": false
     })
 }
 
@@ -370,7 +387,7 @@ pub fn document(state: &RestState, root: &str) -> Value {
         schemas.insert(format!("{}Patch", model.name), model_schema(model, Shape::Patch));
         schemas.insert(format!("{}Filter", model.name), filter_schema(model, true));
         schemas.insert(format!("{}FieldsFilter", model.name), filter_schema(model, false));
-        schemas.insert(format!("{}Where", model.name), where_schema(model, &[]));
+        schemas.insert(format!("{}Where", model.name), where_schema(model));
         if !model.settings.public {
             continue;
         }
