@@ -302,3 +302,37 @@ async fn deleting_a_user_deletes_their_tokens() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn applications_can_bring_their_own_user_model() {
+    use crate::support::{TestApp, backends, models::member};
+    for backend in backends() {
+        let db = persisted_model::connect(&backend.url).await.unwrap();
+        let prefix = format!("m{}_", std::process::id());
+        let api = persisted_model_access_token::AccessTokens::new()
+            .table_prefix(&prefix)
+            .user_model::<member::Model>()
+            .register(persisted_model::RestApi::builder(db))
+            .build()
+            .await
+            .unwrap();
+        let t = TestApp { api, backend: backend.name };
+        let email = format!("n{}@example.com", std::process::id());
+        let res = t.post("/api/Users", json!({"email": email, "password": "pw", "nickname": "Nick"})).await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+        assert!(res.body.get("password").is_none());
+        let id = res.body["id"].clone();
+        let token = t.login(&email, "pw").await;
+        let me = t.call_as(&token, Method::GET, &format!("/api/Users/{id}"), None).await;
+        assert_eq!(me.body["nickname"], "Nick", "[{}] {:?}", t.backend, me.body);
+        // LoopBack's User ACLs apply to it.
+        assert_eq!(t.call_as(&token, Method::GET, "/api/Users", None).await.status, StatusCode::FORBIDDEN);
+        // Deleting the user takes the tokens with it.
+        assert_eq!(
+            t.call_as(&token, Method::DELETE, &format!("/api/Users/{id}"), None).await.body,
+            json!({"count": 1})
+        );
+        assert!(stored_tokens(&t).await.is_empty());
+        t.drop_tables().await;
+    }
+}

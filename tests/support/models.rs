@@ -255,3 +255,43 @@ pub mod secret {
     }
     no_relations!();
 }
+
+pub mod member {
+    use persisted_model::filter::Where;
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// An application's own user model: LoopBack's User plus a nickname.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "member")]
+    #[serde(rename_all = "camelCase")]
+    #[persisted_model(name = "User", custom_hooks)]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub realm: Option<String>,
+        #[sea_orm(unique)]
+        pub username: Option<String>,
+        #[persisted_model(hidden)]
+        pub password: String,
+        #[sea_orm(unique)]
+        pub email: String,
+        #[persisted_model(server_managed)]
+        pub email_verified: Option<bool>,
+        #[persisted_model(hidden, server_managed)]
+        pub verification_token: Option<String>,
+        pub nickname: Option<String>,
+    }
+    no_relations!();
+
+    impl ModelHooks for Model {
+        async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+            persisted_model_access_token::user::before_save(ctx, event).await
+        }
+
+        async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
+            persisted_model_access_token::user::before_delete(ctx, where_).await
+        }
+    }
+}

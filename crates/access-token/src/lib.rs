@@ -56,6 +56,7 @@ pub struct AccessTokens {
     notifier: Option<ResetNotifier>,
     table_prefix: Option<String>,
     acl_table: bool,
+    user_model: Option<fn() -> ModelHandle>,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -113,6 +114,15 @@ impl AccessTokens {
         self
     }
 
+    /// Serve the application's own user model instead of the built-in one. It must be named
+    /// `User` and have `email` and `password` (hidden) properties, and its `ModelHooks` should
+    /// call [`user::before_save`] and [`user::before_delete`]. Without ACLs of its own it gets
+    /// LoopBack's default User ACLs.
+    pub fn user_model<U: persisted_model::PersistedModel>(mut self) -> Self {
+        self.user_model = Some(ModelHandle::of::<U>);
+        self
+    }
+
     /// Also read ACL entries from an `ACL` table at each decision (one query per check).
     pub fn acl_table(mut self, yes: bool) -> Self {
         self.acl_table = yes;
@@ -123,10 +133,16 @@ impl AccessTokens {
     pub fn register(self, builder: RestApiBuilder) -> RestApiBuilder {
         let prefix = self.table_prefix.clone().unwrap_or_default();
         let table = |d: &mut persisted_model::ModelDefinition| d.table = format!("{prefix}{}", d.table);
-        let user = ModelHandle::of::<user::Model>()
+        let custom_user = self.user_model.is_some();
+        let user = (self.user_model.unwrap_or(ModelHandle::of::<user::Model>))()
             .map_definition(|d| {
-                table(d);
+                if !custom_user {
+                    table(d);
+                }
                 d.settings.user_model = true;
+                if d.acls.is_empty() {
+                    d.acls = user::default_acls();
+                }
             })
             .with_methods(methods::user_methods(self.reset_ttl.unwrap_or(900), self.notifier.clone()));
         let token_path = self.token_path.clone();

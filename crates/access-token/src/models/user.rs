@@ -75,67 +75,99 @@ fn valid_email(email: &str) -> bool {
 
 impl ModelHooks for Model {
     async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        let mut errors = ValidationError::new("User");
-        let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
-        if let Some(email) = event.data.get("email").and_then(Value::as_str)
-            && !email.is_empty()
-            && !valid_email(email)
-        {
-            errors.add_custom("email", "custom.email", "is invalid", format!("{:?}", email));
-        }
-        for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
-            let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
-            if event.current.as_ref().and_then(|c| c.get(key)) == Some(value) {
-                continue;
-            }
-            if taken(ctx, key, value, current_id.as_ref()).await? {
-                errors.add_custom(key, "uniqueness", message, truncate_json(value));
-            }
-        }
-        if let Some(pw) = event.data.get("password").cloned() {
-            match pw {
-                Value::String(p) if p.is_empty() => errors.add("password", Rule::Presence, Some(&Value::String(p))),
-                Value::String(p) if p.len() > password::MAX_PASSWORD_BYTES => {
-                    return Err(Error::new(
-                        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                        format!(
-                            "The password entered was too long. Max length is {} (entered {})",
-                            password::MAX_PASSWORD_BYTES,
-                            p.len()
-                        ),
-                    )
-                    .with_code("PASSWORD_TOO_LONG"));
-                }
-                Value::String(p) if password::is_hash(&p) && ctx.request.is_none() => {}
-                Value::String(p) => {
-                    event.data.insert("password".into(), Value::String(password::hash(p).await?));
-                }
-                _ => {}
-            }
-        }
-        errors.into_result()?;
-        // A changed password or email revokes the user's other tokens at once (rule 4).
-        if let (Some(current), Some(id)) = (&event.current, &current_id) {
-            let email_changed = event.data.get("email").is_some_and(|e| Some(e) != current.get("email"));
-            if event.data.contains_key("password") || email_changed {
-                crate::revoke_tokens(ctx, id, current_token(ctx)).await?;
-            }
-        }
-        Ok(())
+        before_save(ctx, event).await
     }
 
     /// Deleting users deletes their tokens.
     async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
-        let Some(users) = ctx.store("User") else { return Ok(()) };
-        let ids: Vec<Value> = persisted_model_rows(&users, where_).await?;
-        if ids.is_empty() {
-            return Ok(());
-        }
-        if let Some(tokens) = ctx.store("AccessToken") {
-            tokens.delete_where(Where::Cond { property: "userId".into(), op: Op::Inq(ids) }).await?;
-        }
-        Ok(())
+        before_delete(ctx, where_).await
     }
+}
+
+/// The User `before_save` behaviour (hashing, email checks, uniqueness, token revocation), for
+/// an application's own user model to call from its `ModelHooks`.
+pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+    let mut errors = ValidationError::new("User");
+    let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
+    if let Some(email) = event.data.get("email").and_then(Value::as_str)
+        && !email.is_empty()
+        && !valid_email(email)
+    {
+        errors.add_custom("email", "custom.email", "is invalid", format!("{:?}", email));
+    }
+    for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
+        let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
+        if event.current.as_ref().and_then(|c| c.get(key)) == Some(value) {
+            continue;
+        }
+        if taken(ctx, key, value, current_id.as_ref()).await? {
+            errors.add_custom(key, "uniqueness", message, truncate_json(value));
+        }
+    }
+    if let Some(pw) = event.data.get("password").cloned() {
+        match pw {
+            Value::String(p) if p.is_empty() => errors.add("password", Rule::Presence, Some(&Value::String(p))),
+            Value::String(p) if p.len() > password::MAX_PASSWORD_BYTES => {
+                return Err(Error::new(
+                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "The password entered was too long. Max length is {} (entered {})",
+                        password::MAX_PASSWORD_BYTES,
+                        p.len()
+                    ),
+                )
+                .with_code("PASSWORD_TOO_LONG"));
+            }
+            Value::String(p) if password::is_hash(&p) && ctx.request.is_none() => {}
+            Value::String(p) => {
+                event.data.insert("password".into(), Value::String(password::hash(p).await?));
+            }
+            _ => {}
+        }
+    }
+    errors.into_result()?;
+    // A changed password or email revokes the user's other tokens at once (rule 4).
+    if let (Some(current), Some(id)) = (&event.current, &current_id) {
+        let email_changed = event.data.get("email").is_some_and(|e| Some(e) != current.get("email"));
+        if event.data.contains_key("password") || email_changed {
+            crate::revoke_tokens(ctx, id, current_token(ctx)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The User `before_delete` behaviour: the users' tokens go with them.
+pub async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
+    let Some(users) = ctx.store("User") else { return Ok(()) };
+    let ids: Vec<Value> = persisted_model_rows(&users, where_).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    if let Some(tokens) = ctx.store("AccessToken") {
+        tokens.delete_where(Where::Cond { property: "userId".into(), op: Op::Inq(ids) }).await?;
+    }
+    Ok(())
+}
+
+/// LoopBack's default User ACLs, for application user models that declare none.
+pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
+    use persisted_model::acl::{AccessType, AclEntry};
+    let e = |property: &str, access: Option<AccessType>, role: &str| AclEntry::role("User", property, access, role);
+    vec![
+        e("*", None, "$everyone").deny(),
+        e("create", None, "$everyone"),
+        e("deleteById", None, "$owner"),
+        e("login", None, "$everyone"),
+        e("logout", None, "$everyone"),
+        e("findById", None, "$owner"),
+        e("patchAttributes", None, "$owner"),
+        e("replaceById", None, "$owner"),
+        e("verify", Some(AccessType::Execute), "$everyone"),
+        e("confirm", None, "$everyone"),
+        e("resetPassword", Some(AccessType::Execute), "$everyone"),
+        e("changePassword", Some(AccessType::Execute), "$authenticated"),
+        e("setPassword", Some(AccessType::Execute), "$authenticated"),
+    ]
 }
 
 async fn persisted_model_rows(users: &persisted_model::Store<'_>, where_: &Where) -> Result<Vec<Value>, Error> {
