@@ -304,14 +304,15 @@ async fn deleting_a_user_deletes_their_tokens() {
 }
 
 #[actix_web::test]
-async fn applications_can_bring_their_own_user_model() {
-    use crate::support::{TestApp, backends, models::member};
+async fn applications_can_bring_their_own_user_and_token_models() {
+    use crate::support::{TestApp, backends, models::member, models::session};
     for backend in backends() {
         let db = persisted_model::connect(&backend.url).await.unwrap();
         let prefix = format!("m{}_", std::process::id());
         let api = persisted_model_access_token::AccessTokens::new()
             .table_prefix(&prefix)
             .user_model::<member::Model>()
+            .token_model::<session::Model>()
             .register(persisted_model::RestApi::builder(db))
             .build()
             .await
@@ -323,6 +324,20 @@ async fn applications_can_bring_their_own_user_model() {
         assert!(res.body.get("password").is_none());
         let id = res.body["id"].clone();
         let token = t.login(&email, "pw").await;
+        // The token's fingerprint sits in the application's own column.
+        let state = t.api.state();
+        let stmt = format!(
+            "SELECT COUNT(*) FROM session WHERE token_hash = '{}' AND member_id IS NOT NULL",
+            persisted_model_access_token::fingerprint(&token)
+        );
+        let row = sea_orm::ConnectionTrait::query_one_raw(
+            &state.db,
+            sea_orm::Statement::from_string(sea_orm::ConnectionTrait::get_database_backend(&state.db), stmt),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
         let me = t.call_as(&token, Method::GET, &format!("/api/Users/{id}"), None).await;
         assert_eq!(me.body["nickname"], "Nick", "[{}] {:?}", t.backend, me.body);
         // LoopBack's User ACLs apply to it.

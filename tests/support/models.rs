@@ -295,3 +295,49 @@ pub mod member {
         }
     }
 }
+
+pub mod session {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::Value;
+
+    /// An application's own token model, with its own column names.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "session")]
+    #[serde(rename_all = "camelCase")]
+    #[persisted_model(
+        name = "AccessToken",
+        custom_hooks,
+        force_id = true,
+        belongs_to(name = "user", model = "User", foreign_key = "userId", authorize_target = false)
+    )]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false, column_name = "token_hash")]
+        pub id: String,
+        #[sea_orm(column_name = "lifetime")]
+        #[persisted_model(default = 1209600)]
+        pub ttl: Option<i64>,
+        pub scopes: Option<Json>,
+        #[sea_orm(column_name = "issued_at")]
+        #[persisted_model(default_fn = "now", server_managed)]
+        pub created: Option<DateTimeUtc>,
+        #[sea_orm(column_name = "member_id")]
+        pub user_id: Option<i32>,
+    }
+    no_relations!();
+
+    impl ModelHooks for Model {
+        async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
+            persisted_model_access_token::access_token::resolve_id(ctx, id).await
+        }
+
+        async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+            persisted_model_access_token::access_token::before_save(ctx, event).await
+        }
+
+        async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
+            persisted_model_access_token::access_token::loaded(ctx, instance).await
+        }
+    }
+}

@@ -57,6 +57,7 @@ pub struct AccessTokens {
     table_prefix: Option<String>,
     acl_table: bool,
     user_model: Option<fn() -> ModelHandle>,
+    token_model: Option<fn() -> ModelHandle>,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -123,6 +124,15 @@ impl AccessTokens {
         self
     }
 
+    /// Serve the application's own token model (for its own table and column names). It must be
+    /// named `AccessToken`, have the properties `id` (string), `ttl`, `scopes`, `created` and
+    /// `userId` with a belongsTo `user`, and its `ModelHooks` should call
+    /// [`access_token::resolve_id`], [`access_token::before_save`] and [`access_token::loaded`].
+    pub fn token_model<T: persisted_model::PersistedModel>(mut self) -> Self {
+        self.token_model = Some(ModelHandle::of::<T>);
+        self
+    }
+
     /// Also read ACL entries from an `ACL` table at each decision (one query per check).
     pub fn acl_table(mut self, yes: bool) -> Self {
         self.acl_table = yes;
@@ -147,8 +157,14 @@ impl AccessTokens {
             .with_methods(methods::user_methods(self.reset_ttl.unwrap_or(900), self.notifier.clone()));
         let token_path = self.token_path.clone();
         let (max_ttl, eternal, raw) = (self.max_ttl.unwrap_or(MAX_TTL), self.allow_eternal, self.store_raw_tokens);
-        let tokens = ModelHandle::of::<access_token::Model>().map_definition(|d| {
-            table(d);
+        let custom_tokens = self.token_model.is_some();
+        let tokens = (self.token_model.unwrap_or(ModelHandle::of::<access_token::Model>))().map_definition(|d| {
+            if !custom_tokens {
+                table(d);
+            }
+            if d.acls.is_empty() {
+                d.acls = access_token::default_acls();
+            }
             if let Some(p) = token_path {
                 d.path = p;
             }

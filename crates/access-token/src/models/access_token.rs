@@ -75,98 +75,121 @@ fn denied() -> Error {
 }
 
 impl ModelHooks for Model {
-    /// `/:id` takes the token or its fingerprint.
     async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
-        let Value::String(s) = id else { return Ok(id) };
-        if token::is_fingerprint(&s) || raw_ids(ctx) {
-            return Ok(Value::String(s));
-        }
-        let fp = token::fingerprint(&s);
-        remember(ctx, &s, &fp);
-        Ok(Value::String(fp))
+        resolve_id(ctx, id).await
     }
 
     async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        let caller = ctx.caller();
-        let ttl = event.data.get("ttl").and_then(Value::as_i64).unwrap_or(DEFAULT_TTL);
-        let max = ctx.model.settings.extra.get("maxTTL").and_then(Value::as_i64).unwrap_or(MAX_TTL);
-        let eternal = ctx.model.settings.extra.get("allowEternalTokens").and_then(Value::as_bool).unwrap_or(false);
-        let ttl = match ttl {
-            -1 if eternal => -1,
-            t if t <= 0 => {
-                let mut err = ValidationError::new("AccessToken");
-                err.add("ttl", persisted_model::Rule::Number, event.data.get("ttl"));
-                return Err(err.into());
-            }
-            t => t.min(max),
-        };
-        event.data.insert("ttl".into(), Value::from(ttl));
-        if let Some(scopes) = event.data.get("scopes").filter(|s| !s.is_null()) {
-            let Some(list) = scopes.as_array().filter(|l| l.iter().all(Value::is_string)) else {
-                let mut err = ValidationError::new("AccessToken");
-                err.add("scopes", persisted_model::Rule::String, Some(scopes));
-                return Err(err.into());
-            };
-            // A new token can only narrow the caller's own scopes.
-            if event.is_new && caller.is_authenticated() {
-                let own = caller.effective_scopes();
-                if !list.iter().filter_map(Value::as_str).all(|s| own.iter().any(|o| o == s)) {
-                    return Err(denied());
-                }
-            }
-        }
-        match &event.current {
-            Some(current) => {
-                // userId is the server's: an update keeps the stored owner.
-                event.data.insert("userId".into(), current.get("userId").cloned().unwrap_or(Value::Null));
-            }
-            None if event.is_new => {
-                // Login and password reset mint for the user they checked; REST callers mint for
-                // themselves unless an ACL grants more (security rule 2).
-                let trusted = ctx.request.is_none() || matches!(ctx.method, "login" | "resetPassword");
-                let asked = event.data.get("userId").filter(|v| !v.is_null()).map(value_text);
-                if !trusted {
-                    match (caller.user_id(), asked) {
-                        (None, _) => {
-                            return Err(Error::new(StatusCode::UNAUTHORIZED, "Authorization Required")
-                                .with_code("AUTHORIZATION_REQUIRED"));
-                        }
-                        (Some(own), Some(other)) if own != other && !may_mint_for_others(ctx, &caller).await? => {
-                            return Err(denied());
-                        }
-                        (Some(own), None) => {
-                            let id = own.parse::<i64>().map_or_else(|_| Value::String(own.to_owned()), Value::from);
-                            event.data.insert("userId".into(), id);
-                        }
-                        _ => {}
-                    }
-                }
-                let raw = token::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
-                let id = if raw_ids(ctx) { raw.clone() } else { token::fingerprint(&raw) };
-                remember(ctx, &raw, &id);
-                event.data.insert("id".into(), Value::String(id));
-            }
-            None => {
-                // updateAll: never move tokens between users.
-                event.data.remove("userId");
-            }
-        }
-        Ok(())
+        before_save(ctx, event).await
     }
 
-    /// Responses show the raw token where the request named or minted it.
     async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
-        let Some(req) = ctx.request else { return Ok(()) };
-        let Some(Value::String(id)) = instance.get("id") else { return Ok(()) };
-        let raw = req
-            .extensions()
-            .get::<RawTokens>()
-            .and_then(|r| r.0.iter().find(|(fp, _)| fp == id).map(|(_, raw)| raw.clone()));
-        if let Some(raw) = raw {
-            instance.insert("id".into(), Value::String(raw));
-        }
-        Ok(())
+        loaded(ctx, instance).await
     }
+}
+
+/// AccessToken's `resolve_id`: `/:id` takes the token or its fingerprint.
+pub async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
+    let Value::String(s) = id else { return Ok(id) };
+    if token::is_fingerprint(&s) || raw_ids(ctx) {
+        return Ok(Value::String(s));
+    }
+    let fp = token::fingerprint(&s);
+    remember(ctx, &s, &fp);
+    Ok(Value::String(fp))
+}
+
+/// AccessToken's `before_save`: ids, owners, ttl and scopes (security rules 1-3, 13).
+pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+    let caller = ctx.caller();
+    let ttl = event.data.get("ttl").and_then(Value::as_i64).unwrap_or(DEFAULT_TTL);
+    let max = ctx.model.settings.extra.get("maxTTL").and_then(Value::as_i64).unwrap_or(MAX_TTL);
+    let eternal = ctx.model.settings.extra.get("allowEternalTokens").and_then(Value::as_bool).unwrap_or(false);
+    let ttl = match ttl {
+        -1 if eternal => -1,
+        t if t <= 0 => {
+            let mut err = ValidationError::new("AccessToken");
+            err.add("ttl", persisted_model::Rule::Number, event.data.get("ttl"));
+            return Err(err.into());
+        }
+        t => t.min(max),
+    };
+    event.data.insert("ttl".into(), Value::from(ttl));
+    if let Some(scopes) = event.data.get("scopes").filter(|s| !s.is_null()) {
+        let Some(list) = scopes.as_array().filter(|l| l.iter().all(Value::is_string)) else {
+            let mut err = ValidationError::new("AccessToken");
+            err.add("scopes", persisted_model::Rule::String, Some(scopes));
+            return Err(err.into());
+        };
+        // A new token can only narrow the caller's own scopes.
+        if event.is_new && caller.is_authenticated() {
+            let own = caller.effective_scopes();
+            if !list.iter().filter_map(Value::as_str).all(|s| own.iter().any(|o| o == s)) {
+                return Err(denied());
+            }
+        }
+    }
+    match &event.current {
+        Some(current) => {
+            // userId is the server's: an update keeps the stored owner.
+            event.data.insert("userId".into(), current.get("userId").cloned().unwrap_or(Value::Null));
+        }
+        None if event.is_new => {
+            // Login and password reset mint for the user they checked; REST callers mint for
+            // themselves unless an ACL grants more (security rule 2).
+            let trusted = ctx.request.is_none() || matches!(ctx.method, "login" | "resetPassword");
+            let asked = event.data.get("userId").filter(|v| !v.is_null()).map(value_text);
+            if !trusted {
+                match (caller.user_id(), asked) {
+                    (None, _) => {
+                        return Err(Error::new(StatusCode::UNAUTHORIZED, "Authorization Required")
+                            .with_code("AUTHORIZATION_REQUIRED"));
+                    }
+                    (Some(own), Some(other)) if own != other && !may_mint_for_others(ctx, &caller).await? => {
+                        return Err(denied());
+                    }
+                    (Some(own), None) => {
+                        let id = own.parse::<i64>().map_or_else(|_| Value::String(own.to_owned()), Value::from);
+                        event.data.insert("userId".into(), id);
+                    }
+                    _ => {}
+                }
+            }
+            let raw = token::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+            let id = if raw_ids(ctx) { raw.clone() } else { token::fingerprint(&raw) };
+            remember(ctx, &raw, &id);
+            event.data.insert("id".into(), Value::String(id));
+        }
+        None => {
+            // updateAll: never move tokens between users.
+            event.data.remove("userId");
+        }
+    }
+    Ok(())
+}
+
+/// AccessToken's `loaded`: responses show the raw token where the request named or minted it.
+pub async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
+    let Some(req) = ctx.request else { return Ok(()) };
+    let Some(Value::String(id)) = instance.get("id") else { return Ok(()) };
+    let raw = req
+        .extensions()
+        .get::<RawTokens>()
+        .and_then(|r| r.0.iter().find(|(fp, _)| fp == id).map(|(_, raw)| raw.clone()));
+    if let Some(raw) = raw {
+        instance.insert("id".into(), Value::String(raw));
+    }
+    Ok(())
+}
+
+/// The AccessToken ACLs: LoopBack 3.28's `$everyone DENY *`, and ours: an authenticated caller
+/// may mint a token for herself (security rule 2).
+pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
+    use persisted_model::acl::AclEntry;
+    vec![
+        AclEntry::role("AccessToken", "*", None, "$everyone").deny(),
+        AclEntry::role("AccessToken", "create", None, "$authenticated").allow(),
+    ]
 }
 
 fn value_text(v: &Value) -> String {
