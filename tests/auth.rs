@@ -351,3 +351,31 @@ async fn applications_can_bring_their_own_user_and_token_models() {
         t.drop_tables().await;
     }
 }
+
+#[actix_web::test]
+async fn cached_tokens_are_revoked_at_once() {
+    on_each_backend_with_auth(|t| async move {
+        let first = t.login("alice@example.com", "alicepass").await;
+        let second = t.login("alice@example.com", "alicepass").await;
+        for token in [&first, &second, &first, &second] {
+            // The second request with each token is served from the cache on SQLite.
+            assert_eq!(t.call_as(token, Method::GET, "/api/Users/2", None).await.status, StatusCode::OK);
+        }
+        assert_eq!(t.call_as(&first, Method::POST, "/api/Users/logout", None).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            t.call_as(&first, Method::GET, "/api/Users/2", None).await.status,
+            StatusCode::UNAUTHORIZED,
+            "[{}]",
+            t.backend
+        );
+        assert_eq!(t.call_as(&second, Method::GET, "/api/Users/2", None).await.status, StatusCode::OK);
+        // An expiry written by server code takes effect at once too.
+        let state = t.api.state();
+        let store = state.store("AccessToken", "test", None).unwrap();
+        let old = json!({"created": "2000-01-01T00:00:00.000Z"}).as_object().unwrap().clone();
+        store.update_where(&Where::eq("userId", json!(2)), &old).await.unwrap();
+        let res = t.call_as(&second, Method::GET, "/api/Users/2", None).await;
+        assert_eq!(res.code(), Some("INVALID_TOKEN"), "[{}]", t.backend);
+    })
+    .await;
+}

@@ -339,5 +339,9 @@ pub mod session {
         async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
             persisted_model_access_token::access_token::loaded(ctx, instance).await
         }
+
+        async fn before_delete(ctx: &CallContext<'_>, where_: &persisted_model::filter::Where) -> Result<(), Error> {
+            persisted_model_access_token::access_token::before_delete(ctx, where_).await
+        }
     }
 }

@@ -8,6 +8,7 @@ use persisted_model::filter::{Filter, Where};
 use persisted_model::{Authenticator, BoxFuture, RestState, Result};
 use serde_json::Value;
 
+use crate::cache::{self, Cached, TokenCache};
 use crate::error::Error;
 use crate::extract::token_from_request;
 use crate::token;
@@ -22,8 +23,18 @@ pub struct CurrentToken {
 }
 
 /// Identifies callers by their AccessToken.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokenAuthenticator;
+#[derive(Debug, Clone, Default)]
+pub struct TokenAuthenticator {
+    cache: std::sync::Arc<TokenCache>,
+    no_cache: bool,
+}
+
+impl TokenAuthenticator {
+    /// An authenticator; `cache` allows the per-process token cache (used on SQLite only).
+    pub fn new(cache: bool) -> Self {
+        Self { cache: Default::default(), no_cache: !cache }
+    }
+}
 
 impl Authenticator for TokenAuthenticator {
     fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>> {
@@ -36,6 +47,11 @@ impl Authenticator for TokenAuthenticator {
             let raw_ids = def.settings.extra.get("storeRawTokens").and_then(Value::as_bool).unwrap_or(false);
             // A fingerprint is never a credential: listings show fingerprints.
             let stored_id = if raw_ids { raw } else { token::fingerprint(&raw) };
+            let cached = !self.no_cache && state.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+            if cached && let Some(hit) = self.cache.get(&stored_id) {
+                return Ok(caller_for(req, stored_id, hit.user_id, hit.scopes));
+            }
+            let generation = cache::generation();
             let filter = Filter {
                 where_: Some(Where::eq("id", Value::String(stored_id.clone()))),
                 limit: Some(1),
@@ -51,15 +67,38 @@ impl Authenticator for TokenAuthenticator {
             if user_id.is_null() {
                 return Ok(Caller::anonymous());
             }
-            let mut caller = Caller::user(value_text(&user_id), "User");
-            caller.scopes = row
+            let scopes: Option<Vec<String>> = row
                 .get("scopes")
                 .and_then(Value::as_array)
                 .map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect());
-            req.extensions_mut().insert(CurrentToken { fingerprint: stored_id, user_id });
-            Ok(caller)
+            if cached && (!expires_never(&row) || eternal_ok) {
+                let entry = Cached::new(user_id.clone(), scopes.clone(), expires_at(&row), generation);
+                self.cache.put(stored_id.clone(), entry);
+            }
+            Ok(caller_for(req, stored_id, user_id, scopes))
         })
     }
+}
+
+fn caller_for(req: &HttpRequest, stored_id: String, user_id: Value, scopes: Option<Vec<String>>) -> Caller {
+    let mut caller = Caller::user(value_text(&user_id), "User");
+    caller.scopes = scopes;
+    req.extensions_mut().insert(CurrentToken { fingerprint: stored_id, user_id });
+    caller
+}
+
+fn expires_never(row: &serde_json::Map<String, Value>) -> bool {
+    row.get("ttl").and_then(Value::as_i64) == Some(-1)
+}
+
+/// When a (valid) token row expires; `None` for an eternal token.
+fn expires_at(row: &serde_json::Map<String, Value>) -> Option<DateTime<Utc>> {
+    let ttl = row.get("ttl").and_then(Value::as_i64).unwrap_or(crate::DEFAULT_TTL);
+    if ttl == -1 {
+        return None;
+    }
+    let created = row.get("created").and_then(Value::as_str).and_then(|c| c.parse::<DateTime<Utc>>().ok())?;
+    Some(created + chrono::Duration::seconds(ttl))
 }
 
 fn expired(row: &serde_json::Map<String, Value>, eternal_ok: bool) -> bool {

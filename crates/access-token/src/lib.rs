@@ -20,6 +20,7 @@
 //! ```
 
 mod authenticator;
+mod cache;
 mod error;
 mod extract;
 mod methods;
@@ -58,6 +59,7 @@ pub struct AccessTokens {
     acl_table: bool,
     user_model: Option<fn() -> ModelHandle>,
     token_model: Option<fn() -> ModelHandle>,
+    no_token_cache: bool,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -127,9 +129,17 @@ impl AccessTokens {
     /// Serve the application's own token model (for its own table and column names). It must be
     /// named `AccessToken`, have the properties `id` (string), `ttl`, `scopes`, `created` and
     /// `userId` with a belongsTo `user`, and its `ModelHooks` should call
-    /// [`access_token::resolve_id`], [`access_token::before_save`] and [`access_token::loaded`].
+    /// [`access_token::resolve_id`], [`access_token::before_save`], [`access_token::before_delete`]
+    /// and [`access_token::loaded`].
     pub fn token_model<T: persisted_model::PersistedModel>(mut self) -> Self {
         self.token_model = Some(ModelHandle::of::<T>);
+        self
+    }
+
+    /// Turn off the per-process token cache (on by default, used on SQLite only: see the
+    /// `cache` module). Turn it off when several processes write one SQLite file.
+    pub fn token_cache(mut self, yes: bool) -> Self {
+        self.no_token_cache = !yes;
         self
     }
 
@@ -186,7 +196,7 @@ impl AccessTokens {
             .handle(tokens)
             .handle(ModelHandle::of::<role::Model>().map_definition(hidden))
             .handle(ModelHandle::of::<role_mapping::Model>().map_definition(hidden))
-            .authenticator(TokenAuthenticator)
+            .authenticator(TokenAuthenticator::new(!self.no_token_cache))
             .role_source(RoleMappingRoles)
     }
 }

@@ -86,6 +86,10 @@ impl ModelHooks for Model {
     async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
         loaded(ctx, instance).await
     }
+
+    async fn before_delete(ctx: &CallContext<'_>, where_: &persisted_model::filter::Where) -> Result<(), Error> {
+        before_delete(ctx, where_).await
+    }
 }
 
 /// AccessToken's `resolve_id`: `/:id` takes the token or its fingerprint.
@@ -99,8 +103,16 @@ pub async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error
     Ok(Value::String(fp))
 }
 
+/// AccessToken's `before_delete`: cached tokens are stale from now on.
+pub async fn before_delete(_ctx: &CallContext<'_>, _where: &persisted_model::filter::Where) -> Result<(), Error> {
+    crate::cache::invalidate();
+    Ok(())
+}
+
 /// AccessToken's `before_save`: ids, owners, ttl and scopes (security rules 1-3, 13).
 pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+    // Any change to a token makes cached tokens stale.
+    crate::cache::invalidate();
     let caller = ctx.caller();
     let ttl = event.data.get("ttl").and_then(Value::as_i64).unwrap_or(DEFAULT_TTL);
     let max = ctx.model.settings.extra.get("maxTTL").and_then(Value::as_i64).unwrap_or(MAX_TTL);

@@ -305,9 +305,11 @@ impl<'a> Store<'a> {
         Ok(n)
     }
 
-    /// Updates the rows matching `where_` with prepared data (relation writes).
+    /// Updates the rows matching `where_` with prepared data (server code; runs `before_save`).
     pub async fn update_where(&self, where_: &Where, data: &Instance) -> Result<u64> {
-        Ok(sql::update(self.db, self.def(), where_, data).await?)
+        let mut event = SaveEvent { is_new: false, data: data.clone(), current: None, where_: Some(where_.clone()) };
+        self.model.hooks().before_save(&self.call, &mut event).await?;
+        Ok(sql::update(self.db, self.def(), where_, &event.data).await?)
     }
 
     async fn present_all(&self, rows: Vec<Instance>, filter: &Filter) -> Result<Vec<Instance>> {

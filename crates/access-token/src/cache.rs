@@ -1,0 +1,99 @@
+//! A per-process cache of valid tokens, so an authenticated request costs no extra query.
+//!
+//! Correctness first (security rule 4: revocation takes effect at once): every change to any
+//! token (save or delete, through any hook path) bumps a process-wide generation, and entries
+//! from an older generation are ignored. That is only complete when this process makes every
+//! token change, so the cache is used only on SQLite (an embedded database, one server
+//! process); on PostgreSQL and MySQL, where many processes share the database, every request
+//! checks the table.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Entries kept at most; the cache starts over when full.
+const CAPACITY: usize = 10_000;
+
+/// Marks every cached token stale: called on any token save or delete.
+pub(crate) fn invalidate() {
+    GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Ordering::SeqCst)
+}
+
+/// What a request needs from a token row.
+#[derive(Debug, Clone)]
+pub(crate) struct Cached {
+    pub(crate) user_id: Value,
+    pub(crate) scopes: Option<Vec<String>>,
+    /// `None`: eternal.
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    generation: u64,
+}
+
+impl Cached {
+    pub(crate) fn new(
+        user_id: Value,
+        scopes: Option<Vec<String>>,
+        expires_at: Option<DateTime<Utc>>,
+        generation: u64,
+    ) -> Self {
+        Self { user_id, scopes, expires_at, generation }
+    }
+}
+
+/// Valid tokens by stored id.
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    entries: Mutex<HashMap<String, Cached>>,
+}
+
+impl TokenCache {
+    /// The entry for a stored id, if it is from the current generation and not expired.
+    pub(crate) fn get(&self, id: &str) -> Option<Cached> {
+        let entries = self.entries.lock().ok()?;
+        let hit = entries.get(id)?;
+        let fresh = hit.generation == generation() && hit.expires_at.is_none_or(|t| Utc::now() < t);
+        fresh.then(|| hit.clone())
+    }
+
+    /// Remembers a token read at `generation` (taken before the read, so a change during the
+    /// read leaves the entry stale).
+    pub(crate) fn put(&self, id: String, entry: Cached) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+            entries.insert(id, entry);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_token_change_makes_entries_stale() {
+        let cache = TokenCache::default();
+        cache.put("a".into(), Cached::new(Value::from(1), None, None, generation()));
+        assert!(cache.get("a").is_some());
+        invalidate();
+        assert!(cache.get("a").is_none());
+    }
+
+    #[test]
+    fn expired_entries_are_not_served() {
+        let cache = TokenCache::default();
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        cache.put("b".into(), Cached::new(Value::from(1), None, Some(past), generation()));
+        assert!(cache.get("b").is_none());
+    }
+}
