@@ -52,36 +52,32 @@ pub(crate) async fn handle(
     if let RelationOp::Get = op {
         crate::access::authorize_includes(args.state, caller, tdef, &filter.include).await?;
     }
+    // The stored row (one query): the foreign key may be hidden from clients but is needed here.
     let parent = match &id {
-        Some(id) => store.find_by_id(id, Filter::default()).await?,
+        Some(id) => {
+            let filter = Filter {
+                where_: Some(Where::eq(def.id_property().name.clone(), id.clone())),
+                limit: Some(1),
+                ..Filter::default()
+            };
+            store.find_raw(filter).await?.pop()
+        }
         None => None,
     };
-    let Some(_) = parent else {
+    let (Some(row), Some(id)) = (parent, id) else {
         return Err(Error::not_found(format!("could not find a model with id {raw}")).with_code("MODEL_NOT_FOUND"));
     };
-    let id = id.expect("parent found");
     let fk = rel.foreign_key.as_str();
     let tid = tdef.id_property().name.clone();
 
     match rel.kind {
-        RelationKind::BelongsTo => {
-            // The raw row: the foreign key may be hidden from clients but still needed here.
-            let row = crate::store::find_rows(
-                store.db,
-                def,
-                &Filter { where_: Some(Where::eq(def.id_property().name.clone(), id)), ..Filter::default() },
-            )
-            .await?
-            .pop()
-            .unwrap_or_default();
-            match row.get(fk) {
-                None | Some(Value::Null) => Ok(json_ok(&json!({}))),
-                Some(key) => match tstore.find_by_id(key, Filter::default()).await? {
-                    Some(found) => Ok(json_ok(&Value::Object(found))),
-                    None => Ok(json_ok(&Value::Null)),
-                },
-            }
-        }
+        RelationKind::BelongsTo => match row.get(fk) {
+            None | Some(Value::Null) => Ok(json_ok(&json!({}))),
+            Some(key) => match tstore.find_by_id(key, Filter::default()).await? {
+                Some(found) => Ok(json_ok(&Value::Object(found))),
+                None => Ok(json_ok(&Value::Null)),
+            },
+        },
         RelationKind::HasOne => {
             let scope = Where::eq(fk, id.clone());
             match op {

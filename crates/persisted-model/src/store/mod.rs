@@ -6,7 +6,7 @@ mod input;
 mod sql;
 
 pub use input::{WriteKind, body_id, body_object, prepare, validate_instance};
-pub use sql::{find as find_rows, find_by_id as find_rows_by_id, select_statement};
+pub use sql::{find_by_id as find_rows_by_id, select_statement};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde_json::Value;
