@@ -5,7 +5,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use persisted_model::acl::Caller;
 use persisted_model::filter::{Filter, Where};
-use persisted_model::{Authenticator, BoxFuture, RestState, Result};
+use persisted_model::{Authenticator, BoxFuture, RestState, Result, id_text};
 use serde_json::Value;
 
 use crate::cache::{self, Cached, TokenCache};
@@ -81,7 +81,7 @@ impl Authenticator for TokenAuthenticator {
 }
 
 fn caller_for(req: &HttpRequest, stored_id: String, user_id: Value, scopes: Option<Vec<String>>) -> Caller {
-    let mut caller = Caller::user(value_text(&user_id), "User");
+    let mut caller = Caller::user(id_text(&user_id), "User");
     caller.scopes = scopes;
     req.extensions_mut().insert(CurrentToken { fingerprint: stored_id, user_id });
     caller
@@ -98,23 +98,14 @@ fn expires_at(row: &serde_json::Map<String, Value>) -> Option<DateTime<Utc>> {
         return None;
     }
     let created = row.get("created").and_then(Value::as_str).and_then(|c| c.parse::<DateTime<Utc>>().ok())?;
-    Some(created + chrono::Duration::seconds(ttl))
+    let ttl = chrono::TimeDelta::try_seconds(ttl).unwrap_or(chrono::TimeDelta::MAX);
+    Some(created.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC))
 }
 
 fn expired(row: &serde_json::Map<String, Value>, eternal_ok: bool) -> bool {
-    let ttl = row.get("ttl").and_then(Value::as_i64).unwrap_or(crate::DEFAULT_TTL);
-    if ttl == -1 {
+    if expires_never(row) {
         return !eternal_ok;
     }
-    let Some(created) = row.get("created").and_then(Value::as_str).and_then(|c| c.parse::<DateTime<Utc>>().ok()) else {
-        return true;
-    };
-    ttl <= 0 || (Utc::now() - created).num_milliseconds() >= ttl.saturating_mul(1000)
-}
-
-pub(crate) fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    // A row without a readable `created` is not valid either.
+    expires_at(row).is_none_or(|t| Utc::now() >= t)
 }

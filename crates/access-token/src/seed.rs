@@ -23,10 +23,7 @@ pub async fn add_user_to_role(api: &RestApi, user_id: &Value, role: &str) -> Res
         Some(r) => r.get("id").cloned().unwrap_or(Value::Null),
         None => roles.create(&json!({ "name": role })).await?.get("id").cloned().unwrap_or(Value::Null),
     };
-    let principal = match user_id {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let principal = persisted_model::id_text(user_id);
     mappings.create(&json!({ "principalType": "USER", "principalId": principal, "roleId": role_id })).await?;
     Ok(())
 }

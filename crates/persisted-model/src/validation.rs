@@ -87,12 +87,23 @@ impl ValidationError {
 
     /// Records a failed rule; `value` is the offending value, `None` when it was absent.
     pub fn add(&mut self, property: &str, rule: Rule, value: Option<&Value>) {
-        let shown = match (rule, value) {
-            (Rule::Date, Some(_)) => "Invalid Date".to_owned(),
-            (_, None) => "undefined".to_owned(),
-            (_, Some(v)) => truncate(&v.to_string()),
-        };
-        self.add_custom(property, rule.code(), rule.message(), shown);
+        match (rule, value) {
+            (Rule::Date, Some(_)) => self.add_custom(property, rule.code(), rule.message(), "Invalid Date".to_owned()),
+            _ => self.add_message(property, rule.code(), rule.message(), value),
+        }
+    }
+
+    /// Records a failed rule with its own code and message; the value is shown as [`add`](Self::add)
+    /// shows it (`undefined` when absent, shortened JSON otherwise).
+    pub fn add_message(
+        &mut self,
+        property: &str,
+        code: &'static str,
+        message: impl Into<String>,
+        value: Option<&Value>,
+    ) {
+        let shown = value.map_or_else(|| "undefined".to_owned(), |v| truncate(&v.to_string()));
+        self.add_custom(property, code, message, shown);
     }
 
     /// Records a failed custom rule.

@@ -150,7 +150,7 @@ pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result
             // Login and password reset mint for the user they checked; REST callers mint for
             // themselves unless an ACL grants more (security rule 2).
             let trusted = ctx.request.is_none() || matches!(ctx.method, "login" | "resetPassword");
-            let asked = event.data.get("userId").filter(|v| !v.is_null()).map(value_text);
+            let asked = event.data.get("userId").filter(|v| !v.is_null()).map(persisted_model::id_text);
             if !trusted {
                 match (caller.user_id(), asked) {
                     (None, _) => {
@@ -202,13 +202,6 @@ pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
         AclEntry::role("AccessToken", "*", None, "$everyone").deny(),
         AclEntry::role("AccessToken", "create", None, "$authenticated").allow(),
     ]
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Whether tokens are stored raw (compatibility with an existing LoopBack database).

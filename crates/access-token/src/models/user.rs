@@ -93,7 +93,7 @@ pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result
         && !email.is_empty()
         && !valid_email(email)
     {
-        errors.add_custom("email", "custom.email", "is invalid", format!("{:?}", email));
+        errors.add_message("email", "custom.email", "is invalid", event.data.get("email"));
     }
     for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
         let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
@@ -101,7 +101,7 @@ pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result
             continue;
         }
         if taken(ctx, key, value, current_id.as_ref()).await? {
-            errors.add_custom(key, "uniqueness", message, truncate_json(value));
+            errors.add_message(key, "uniqueness", message, Some(value));
         }
     }
     if let Some(pw) = event.data.get("password").cloned() {
@@ -190,11 +190,6 @@ async fn taken(ctx: &CallContext<'_>, key: &str, value: &Value, except: Option<&
 fn current_token(ctx: &CallContext<'_>) -> Option<String> {
     use actix_web::HttpMessage;
     ctx.request.and_then(|r| r.extensions().get::<crate::CurrentToken>().map(|t| t.fingerprint.clone()))
-}
-
-fn truncate_json(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= 32 { text } else { format!("{}...", text.chars().take(29).collect::<String>()) }
 }
 
 #[cfg(test)]

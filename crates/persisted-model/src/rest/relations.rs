@@ -173,11 +173,7 @@ async fn through(
 ) -> Result<HttpResponse> {
     let tdef = tstore.model.definition();
     let tid = tdef.id_property().name.clone();
-    let through_name = rel.through.clone().unwrap_or_default();
-    let through = store
-        .registry
-        .get(&through_name)
-        .ok_or_else(|| Error::Internal(format!("through model {through_name} is not registered")))?;
+    let through = crate::store::through_model(store, rel)?;
     let lstore = store.for_model(through, "find");
     let key_through = rel.key_through.clone().unwrap_or_default();
     let fk = rel.foreign_key.as_str();

@@ -113,7 +113,7 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -
     Ok(())
 }
 
-pub(super) fn through_model<'a>(store: &Store<'a>, rel: &Relation) -> Result<&'a ModelHandle> {
+pub(crate) fn through_model<'a>(store: &Store<'a>, rel: &Relation) -> Result<&'a ModelHandle> {
     let name = rel.through.as_deref().unwrap_or_default();
     store.registry.get(name).ok_or_else(|| Error::Internal(format!("through model {name} is not registered")))
 }

@@ -5,6 +5,7 @@ mod include;
 mod input;
 mod sql;
 
+pub(crate) use include::through_model;
 pub use input::{WriteKind, body_id, body_object, prepare, validate_instance};
 pub use sql::{find_by_id as find_rows_by_id, select_statement};
 
