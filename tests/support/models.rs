@@ -286,6 +286,10 @@ pub mod member {
     no_relations!();
 
     impl ModelHooks for Model {
+        async fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
+            persisted_model_access_token::user::normalize(ctx, data).await
+        }
+
         async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
             persisted_model_access_token::user::before_save(ctx, event).await
         }

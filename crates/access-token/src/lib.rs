@@ -33,7 +33,7 @@ mod token;
 pub use authenticator::{CurrentToken, TokenAuthenticator};
 pub use error::Error;
 pub use extract::{from_authorization, token_from_request};
-pub use methods::{ResetNotifier, ResetRequest};
+pub use methods::{MAX_RESET_TOKENS, ResetNotifier, ResetRequest};
 pub use models::access_token::{DEFAULT_TTL, MAX_TTL};
 pub use models::acl::AclTable;
 pub use models::{access_token, acl, role, role_mapping, user};
@@ -119,7 +119,7 @@ impl AccessTokens {
 
     /// Serve the application's own user model instead of the built-in one. It must be named
     /// `User` and have `email` and `password` (hidden) properties, and its `ModelHooks` should
-    /// call [`user::before_save`] and [`user::before_delete`]. Without ACLs of its own it gets
+    /// call [`user::normalize`], [`user::before_save`] and [`user::before_delete`]. Without ACLs of its own it gets
     /// LoopBack's default User ACLs.
     pub fn user_model<U: persisted_model::PersistedModel>(mut self) -> Self {
         self.user_model = Some(ModelHandle::of::<U>);

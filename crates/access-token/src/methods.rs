@@ -198,7 +198,12 @@ async fn set_password(call: Call) -> Result<HttpResponse, PmError> {
     Ok(no_content())
 }
 
-/// Always 204, whether or not the address is known: no account enumeration.
+/// Reset tokens a user may hold at once; a new request replaces the oldest.
+pub const MAX_RESET_TOKENS: usize = 3;
+
+/// Always 204 at once, whether or not the address is known: the lookup and the token are
+/// made after the answer, so neither the status nor the time taken tells whether an account
+/// exists.
 async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>) -> Result<HttpResponse, PmError> {
     let email = match call.body.get("email") {
         Some(Value::String(e)) if !e.is_empty() => e.clone(),
@@ -207,22 +212,57 @@ async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>) -> Result<
         }
         Some(_) => return Err(Error::InvalidCredential("email").into()),
     };
+    actix_web::rt::spawn(async move {
+        if let Err(e) = issue_reset_token(&call, email, ttl, notifier).await {
+            tracing::warn!(target: "persisted_model::access_token", error = %e, "password reset failed");
+        }
+    });
+    Ok(no_content())
+}
+
+async fn issue_reset_token(
+    call: &Call,
+    email: String,
+    ttl: i64,
+    notifier: Option<ResetNotifier>,
+) -> Result<(), PmError> {
     let filter =
         Filter { where_: Some(Where::eq("email", Value::String(email.clone()))), limit: Some(1), ..Filter::default() };
-    if let Some(user) = call.store().find_raw(filter).await?.pop() {
-        let user_id = user.get("id").cloned().unwrap_or(Value::Null);
-        let handle = token_model(&call)?;
-        let token = call
-            .store_for(handle)
-            .create(&json!({"userId": user_id, "ttl": ttl, "scopes": ["reset-password"]}))
-            .await?;
-        let access_token = token.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        match &notifier {
-            Some(notify) => notify(ResetRequest { email, user_id, access_token }),
-            None => {
-                tracing::info!(target: "persisted_model::access_token", "password reset requested; no notifier is configured")
+    let Some(user) = call.store().find_raw(filter).await?.pop() else { return Ok(()) };
+    let user_id = user.get("id").cloned().unwrap_or(Value::Null);
+    let handle = token_model(call)?;
+    let token = call
+        .store_for(handle)
+        .transaction(async |tokens| {
+            // The oldest outstanding reset tokens go, so repeated requests cannot fill the table.
+            let mine = Filter { where_: Some(Where::eq("userId", user_id.clone())), ..Filter::default() };
+            let mut resets: Vec<_> = tokens
+                .find_raw(mine)
+                .await?
+                .into_iter()
+                .filter(|t| t.get("scopes") == Some(&json!(["reset-password"])))
+                .collect();
+            resets.sort_by(|a, b| {
+                let created =
+                    |t: &serde_json::Map<String, Value>| t.get("created").and_then(Value::as_str).map(str::to_owned);
+                created(b).cmp(&created(a))
+            });
+            let stale: Vec<Value> =
+                resets.iter().skip(MAX_RESET_TOKENS - 1).filter_map(|t| t.get("id").cloned()).collect();
+            if !stale.is_empty() {
+                tokens
+                    .delete_where(Where::Cond { property: "id".into(), op: persisted_model::filter::Op::Inq(stale) })
+                    .await?;
             }
+            tokens.create(&json!({"userId": user_id, "ttl": ttl, "scopes": ["reset-password"]})).await
+        })
+        .await?;
+    let access_token = token.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    match &notifier {
+        Some(notify) => notify(ResetRequest { email, user_id, access_token }),
+        None => {
+            tracing::info!(target: "persisted_model::access_token", "password reset requested; no notifier is configured")
         }
     }
-    Ok(no_content())
+    Ok(())
 }

@@ -16,11 +16,12 @@ impl RoleSource for RoleMappingRoles {
         _: &'a AccessRequest<'a>,
         caller: &'a Caller,
         state: &'a RestState,
+        db: persisted_model::Db<'a>,
     ) -> BoxFuture<'a, Result<Option<bool>>> {
         Box::pin(async move {
             let Some(user) = caller.user_id() else { return Ok(Some(false)) };
             let (Some(roles), Some(mappings)) =
-                (state.store("Role", "isInRole", None), state.store("RoleMapping", "isInRole", None))
+                (state.store_on(db, "Role", "isInRole", None), state.store_on(db, "RoleMapping", "isInRole", None))
             else {
                 return Ok(None);
             };

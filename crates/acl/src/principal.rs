@@ -57,8 +57,9 @@ impl Caller {
         self.principals.iter().find(|p| p.kind == PrincipalType::User).map(|p| p.id.as_str())
     }
 
-    /// The token's scopes, with LoopBack's default.
+    /// The token's scopes: LoopBack's `["DEFAULT"]` when it has none. An empty list allows
+    /// nothing (scopes only ever narrow).
     pub fn effective_scopes(&self) -> Vec<String> {
-        self.scopes.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| vec!["DEFAULT".to_owned()])
+        self.scopes.clone().unwrap_or_else(|| vec!["DEFAULT".to_owned()])
     }
 }

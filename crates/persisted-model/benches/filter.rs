@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.iter(|| {
                 let params = QueryParams::parse(black_box(&query));
-                let value = object_argument(&params, "filter").unwrap().unwrap();
+                let value = object_argument(&params, "filter", &limits).unwrap().unwrap();
                 let filter = parse_filter(&value, &product, &models, &limits, FilterUse::Full).unwrap();
                 black_box(store_select_sql(&product, &filter, DbBackend::Postgres))
             })
@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
         let query = "filter[where][price][gt]=10&filter[order]=price%20DESC&filter[limit]=5";
         b.iter(|| {
             let params = QueryParams::parse(black_box(query));
-            let value = object_argument(&params, "filter").unwrap().unwrap();
+            let value = object_argument(&params, "filter", &limits).unwrap().unwrap();
             let filter = parse_filter(&value, &product, &models, &limits, FilterUse::Full).unwrap();
             black_box(store_select_sql(&product, &filter, DbBackend::Sqlite))
         })

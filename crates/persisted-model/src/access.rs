@@ -11,6 +11,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use persisted_model_acl::{AccessRequest, AccessType, Caller, Decision, RoleResolver};
 use serde_json::Value;
 
+use crate::connection::Db;
 use crate::error::{Error, Result};
 use crate::filter::Include;
 use crate::model::{ModelDefinition, RelationKind};
@@ -37,16 +38,18 @@ pub trait RoleSource: Send + Sync + 'static {
         request: &'a AccessRequest<'a>,
         caller: &'a Caller,
         state: &'a RestState,
+        db: Db<'a>,
     ) -> BoxFuture<'a, Result<Option<bool>>>;
 }
 
 /// ACL entries kept outside the code (LoopBack's `ACL` table), read for each decision.
 pub trait AclSource: Send + Sync + 'static {
-    /// The entries that may apply to `model` (its own and those for `*`).
+    /// The entries that may apply to `model` (its own and those for `*`), read on `db`.
     fn entries<'a>(
         &'a self,
         model: &'a str,
         state: &'a RestState,
+        db: Db<'a>,
     ) -> BoxFuture<'a, Result<Vec<persisted_model_acl::AclEntry>>>;
 }
 
@@ -63,6 +66,7 @@ where
         _: &'a AccessRequest<'a>,
         caller: &'a Caller,
         _: &'a RestState,
+        _: Db<'a>,
     ) -> BoxFuture<'a, Result<Option<bool>>> {
         Box::pin(async move { Ok((self.0)(role, caller)) })
     }
@@ -88,6 +92,7 @@ pub(crate) async fn caller(state: &RestState, req: &HttpRequest) -> Result<Calle
 
 struct Resolver<'a> {
     state: &'a RestState,
+    db: Db<'a>,
     model: &'a ModelDefinition,
     failure: std::cell::RefCell<Option<Error>>,
 }
@@ -95,12 +100,12 @@ struct Resolver<'a> {
 impl RoleResolver for Resolver<'_> {
     async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Option<bool> {
         let answer = if role == "$owner" {
-            is_owner(self.state, self.model, request, caller).await.map(Some)
+            is_owner(self.state, self.db, self.model, request, caller).await.map(Some)
         } else {
             // A role holds when any source says so.
             let mut answer = Ok(None);
             for source in &self.state.role_sources {
-                match source.has_role(role, request, caller, self.state).await {
+                match source.has_role(role, request, caller, self.state, self.db).await {
                     Ok(Some(true)) => {
                         answer = Ok(Some(true));
                         break;
@@ -126,6 +131,7 @@ impl RoleResolver for Resolver<'_> {
 /// property, or its first belongsTo relation to a user model, names the caller.
 async fn is_owner(
     state: &RestState,
+    db: Db<'_>,
     model: &ModelDefinition,
     request: &AccessRequest<'_>,
     caller: &Caller,
@@ -137,7 +143,7 @@ async fn is_owner(
         return Ok(caller.user_model.as_deref().is_none_or(|m| m == model.name) && id == user);
     }
     let Some(id_value) = crate::value::parse_id(model.id_property().ty, id) else { return Ok(false) };
-    let Some(row) = find_rows_by_id(&state.db, model, &id_value).await? else { return Ok(false) };
+    let Some(row) = find_rows_by_id(&db, model, &id_value).await? else { return Ok(false) };
     let owner_key =
         ["userId", "owner"].into_iter().find(|k| model.property(k).is_some()).map(str::to_owned).or_else(|| {
             model
@@ -164,6 +170,51 @@ pub(crate) async fn authorize(
     authorize_as(state, caller, model, &method.name, &aliases, method.access, model_id, method.scopes.as_deref()).await
 }
 
+/// One authorization question's context: the policy, the connection role lookups use (a
+/// write's transaction when asked from a hook), and the caller.
+pub(crate) struct Check<'a> {
+    pub(crate) state: &'a RestState,
+    pub(crate) db: Db<'a>,
+    pub(crate) caller: &'a Caller,
+}
+
+impl Check<'_> {
+    pub(crate) async fn authorize_as(
+        &self,
+        model: &ModelDefinition,
+        method: &str,
+        aliases: &[&str],
+        access: AccessType,
+        model_id: Option<&Value>,
+        scopes: Option<&[String]>,
+    ) -> Result<()> {
+        let Check { state, db, caller } = *self;
+        let request = AccessRequest {
+            model: &model.name,
+            method,
+            aliases,
+            access_type: access,
+            model_id: model_id.map(id_text),
+            scopes,
+        };
+        let mut extra = Vec::new();
+        for source in &state.acl_sources {
+            extra.extend(source.entries(&model.name, state, db).await?);
+        }
+        let resolver = Resolver { state, db, model, failure: Default::default() };
+        let check = state.policy.check_with(&request, caller, &resolver, &extra).await;
+        if let Some(err) = resolver.failure.into_inner() {
+            return Err(err);
+        }
+        tracing::trace!(target: "persisted_model::acl", model = %model.name, method, decision = ?check.decision, reason = %check.reason);
+        match check.decision {
+            Decision::Allow => Ok(()),
+            Decision::Deny => Err(denied(state, caller)),
+        }
+    }
+}
+
+/// Checks `method` on `model` for `caller`, looking roles up on the pool.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn authorize_as(
     state: &RestState,
@@ -175,28 +226,9 @@ pub(crate) async fn authorize_as(
     model_id: Option<&Value>,
     scopes: Option<&[String]>,
 ) -> Result<()> {
-    let request = AccessRequest {
-        model: &model.name,
-        method,
-        aliases,
-        access_type: access,
-        model_id: model_id.map(id_text),
-        scopes,
-    };
-    let mut extra = Vec::new();
-    for source in &state.acl_sources {
-        extra.extend(source.entries(&model.name, state).await?);
-    }
-    let resolver = Resolver { state, model, failure: Default::default() };
-    let check = state.policy.check_with(&request, caller, &resolver, &extra).await;
-    if let Some(err) = resolver.failure.into_inner() {
-        return Err(err);
-    }
-    tracing::trace!(target: "persisted_model::acl", model = %model.name, method, decision = ?check.decision, reason = %check.reason);
-    match check.decision {
-        Decision::Allow => Ok(()),
-        Decision::Deny => Err(denied(state, caller)),
-    }
+    Check { state, db: Db::pool(&state.db), caller }
+        .authorize_as(model, method, aliases, access, model_id, scopes)
+        .await
 }
 
 /// 401 for an anonymous caller, 403 for an authenticated one (or 401 always, as LoopBack 3

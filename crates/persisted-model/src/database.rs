@@ -1,24 +1,44 @@
 //! Connecting to the database a URL names, with the settings the framework relies on.
 
+use std::time::Duration;
+
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data.db?mode=rwc";
 
-/// Connects to `url` (SQLite, PostgreSQL or MySQL/MariaDB).
+/// How long a request waits for a database connection before it is answered 503
+/// `SERVICE_UNAVAILABLE`: while the database is unreachable, clients learn it in about this
+/// time instead of waiting for sqlx's default of 30 s.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The connection options [`connect`] uses for `url`: adjust them (pool size, timeouts) and
+/// pass them to `sea_orm::Database::connect`.
 ///
-/// SQLite connections get a `REGEXP` function (the filter language's `regexp`), and an
-/// in-memory SQLite database keeps a single connection so that every query sees the same data.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+/// SQLite connections get a `REGEXP` function (the filter language's `regexp` and `ilike`),
+/// and an in-memory SQLite database keeps a single connection so that every query sees the
+/// same data. Acquiring and opening a connection each give up after
+/// [`DEFAULT_ACQUIRE_TIMEOUT`]; `DATABASE_ACQUIRE_TIMEOUT_MS` overrides it.
+pub fn connect_options(url: &str) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false);
+    let timeout = std::env::var("DATABASE_ACQUIRE_TIMEOUT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(DEFAULT_ACQUIRE_TIMEOUT, Duration::from_millis);
+    opts.acquire_timeout(timeout).connect_timeout(timeout);
     if url.starts_with("sqlite:") {
         if url.contains(":memory:") || url.contains("mode=memory") {
             opts.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
         }
         opts.map_sqlx_sqlite_opts(|o| o.with_regexp());
     }
-    Database::connect(opts).await
+    opts
+}
+
+/// Connects to `url` (SQLite, PostgreSQL or MySQL/MariaDB) with [`connect_options`].
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(connect_options(url)).await
 }
 
 /// Connects to `DATABASE_URL`, or to [`DEFAULT_DATABASE_URL`] when it is unset.

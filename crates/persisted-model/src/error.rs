@@ -31,6 +31,10 @@ pub enum Error {
     /// The database failed; the client sees only "Internal Server Error".
     #[error("database error: {0}")]
     Database(#[source] Box<DbErr>),
+    /// The database cannot be reached (or no connection was free in time): 503
+    /// `SERVICE_UNAVAILABLE` with `Retry-After`, so clients and load balancers retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<DbErr>),
     /// Something that should not happen; the client sees only "Internal Server Error".
     #[error("internal error: {0}")]
     Internal(String),
@@ -90,6 +94,7 @@ impl Error {
             Error::Http { status, .. } => *status,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -99,6 +104,12 @@ impl Error {
         let status = self.status();
         let mut out = Map::new();
         out.insert("statusCode".into(), json!(status.as_u16()));
+        if let Error::Unavailable(_) = self {
+            out.insert("name".into(), json!("Error"));
+            out.insert("message".into(), json!("Service Unavailable: the database cannot be reached; retry later"));
+            out.insert("code".into(), json!("SERVICE_UNAVAILABLE"));
+            return Value::Object(out);
+        }
         if status.is_server_error() {
             let reason = status.canonical_reason().unwrap_or("Internal Server Error");
             out.insert("message".into(), json!(reason));
@@ -120,7 +131,9 @@ impl Error {
                 out.insert("message".into(), json!(v.to_string()));
                 out.insert("details".into(), v.details());
             }
-            Error::Database(_) | Error::Internal(_) => unreachable!("5xx handled above"),
+            Error::Database(_) | Error::Internal(_) | Error::Unavailable(_) => {
+                unreachable!("5xx handled above")
+            }
         }
         Value::Object(out)
     }
@@ -128,7 +141,30 @@ impl Error {
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
-        Error::Database(Box::new(err))
+        if is_unavailable(&err) { Error::Unavailable(Box::new(err)) } else { Error::Database(Box::new(err)) }
+    }
+}
+
+/// Whether a database error means the database cannot be reached rather than that a
+/// statement failed: no connection in time, a broken connection, or a server shutting down
+/// or starting up.
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => true,
+            // PostgreSQL's connection exceptions (08) and operator interventions (57P: shutdown,
+            // crash, starting up).
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -144,7 +180,12 @@ impl ResponseError for Error {
         } else {
             tracing::debug!(target: "persisted_model::rejection", status = status.as_u16(), error = %self, "request rejected");
         }
-        error_response(status, self.to_json())
+        let mut res = error_response(status, self.to_json());
+        if let Error::Unavailable(_) = self {
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("1"));
+        }
+        res
     }
 }
 
@@ -167,6 +208,14 @@ mod tests {
             err.to_json(),
             json!({"statusCode":404,"name":"Error","message":"Unknown \"Product\" id \"9\".","code":"MODEL_NOT_FOUND"})
         );
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_503() {
+        let err = Error::from(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(err.to_json()["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(err.error_response().headers().get("retry-after").unwrap(), "1");
     }
 
     #[test]

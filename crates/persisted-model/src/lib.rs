@@ -44,6 +44,7 @@
 extern crate self as persisted_model;
 
 mod access;
+mod connection;
 mod database;
 mod error;
 pub mod filter;
@@ -61,7 +62,9 @@ pub mod testing;
 #[doc(inline)]
 pub use access::{AclSource, Authenticator, BoxFuture, RoleFn, RoleSource, caller_of};
 #[doc(inline)]
-pub use database::{DEFAULT_DATABASE_URL, connect, connect_from_env};
+pub use connection::Db;
+#[doc(inline)]
+pub use database::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, connect, connect_from_env, connect_options};
 #[doc(inline)]
 pub use error::{Error, Result};
 #[doc(inline)]
@@ -71,8 +74,8 @@ pub use model::{
 };
 #[doc(inline)]
 pub use rest::{
-    AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi,
-    RestApiBuilder, RestState, remote_methods, url_not_found,
+    AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, ModelRoutes, Operation, RelationOp,
+    RemoteMethod, RestApi, RestApiBuilder, RestState, remote_methods, url_not_found,
 };
 #[doc(inline)]
 pub use store::Store;

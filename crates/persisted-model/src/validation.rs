@@ -47,6 +47,10 @@ pub enum Rule {
     String,
     /// `is not unique`.
     Uniqueness,
+    /// `contains a NUL character` (code `format`).
+    NulCharacter,
+    /// `is too long` (a declared maximum length).
+    TooLong,
 }
 
 impl Rule {
@@ -60,6 +64,8 @@ impl Rule {
             Rule::Number | Rule::Integer => "numericality",
             Rule::Boolean | Rule::String => "type",
             Rule::Uniqueness => "uniqueness",
+            Rule::NulCharacter => "format",
+            Rule::TooLong => "length.max",
         }
     }
 
@@ -75,6 +81,8 @@ impl Rule {
             Rule::Boolean => "is not a boolean",
             Rule::String => "is not a string",
             Rule::Uniqueness => "is not unique",
+            Rule::NulCharacter => "contains a NUL character",
+            Rule::TooLong => "is too long",
         }
     }
 }

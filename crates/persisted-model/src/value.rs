@@ -4,7 +4,7 @@
 //! boolean, a date-only string for a date) and refuses the rest instead of storing `null`.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
-use sea_orm::{DbErr, QueryResult, Value as DbValue};
+use sea_orm::{DbBackend, DbErr, QueryResult, Value as DbValue};
 use serde_json::{Number, Value};
 
 use crate::model::{FloatWidth, IntegerWidth, PropertyType};
@@ -18,6 +18,10 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 pub fn coerce(ty: PropertyType, value: &Value) -> Result<Value, Rule> {
     if value.is_null() {
         return Ok(Value::Null);
+    }
+    if has_nul(value) {
+        // No back end stores it the same way (PostgreSQL refuses it in text and JSON).
+        return Err(Rule::NulCharacter);
     }
     match ty {
         PropertyType::String => match value {
@@ -55,6 +59,16 @@ pub fn coerce(ty: PropertyType, value: &Value) -> Result<Value, Rule> {
     }
 }
 
+/// Whether a NUL character appears anywhere in the value (strings and object keys).
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// A finite number from a JSON number or a numeric string.
 fn number_of(value: &Value) -> Option<f64> {
     let n = match value {
@@ -81,8 +95,14 @@ pub fn float_json(n: f64) -> Value {
 }
 
 /// Parses a date the way clients send them: RFC 3339, date-only (midnight UTC), a local
-/// date-time without offset (taken as UTC), or milliseconds since the epoch.
+/// date-time without offset (taken as UTC), or milliseconds since the epoch. Only years 1 to
+/// 9999 are dates: every back end stores them, and LoopBack's JSON form has four digits.
 pub fn parse_date(value: &Value) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    parse_any_date(value).filter(|d| (1..=9999).contains(&d.year()))
+}
+
+fn parse_any_date(value: &Value) -> Option<DateTime<Utc>> {
     match value {
         Value::String(s) => {
             let s = s.trim();
@@ -116,8 +136,13 @@ pub fn format_date(date: &DateTime<Utc>) -> String {
 }
 
 /// The database value for an already coerced JSON value.
-pub fn to_db(ty: PropertyType, value: &Value) -> DbValue {
+pub fn to_db(ty: PropertyType, value: &Value, backend: DbBackend) -> DbValue {
     match ty {
+        // MySQL binds a UTC date-time as a TIMESTAMP, which MariaDB turns into NULL outside
+        // 1970-2038 even for a DATETIME column; a plain date-time keeps every year.
+        PropertyType::Date if backend == DbBackend::MySql => {
+            DbValue::ChronoDateTime(parse_date(value).map(|d| d.naive_utc()))
+        }
         PropertyType::String => DbValue::String(value.as_str().map(str::to_owned)),
         PropertyType::Boolean => DbValue::Bool(value.as_bool()),
         PropertyType::Integer(IntegerWidth::I16) => {
@@ -158,11 +183,21 @@ pub fn from_row(row: &QueryResult, index: usize, ty: PropertyType) -> Result<Val
         PropertyType::Number(FloatWidth::F64) => {
             row.try_get_by_index::<Option<f64>>(index)?.map_or(Value::Null, float_json)
         }
-        PropertyType::Date => row
-            .try_get_by_index::<Option<DateTime<Utc>>>(index)?
-            .map_or(Value::Null, |d| Value::String(format_date(&d))),
+        PropertyType::Date => date_from_row(row, index)?.map_or(Value::Null, |d| Value::String(format_date(&d))),
         PropertyType::Json => row.try_get_by_index::<Option<Value>>(index)?.unwrap_or(Value::Null),
     })
+}
+
+/// A date column: with a time zone (`timestamptz`), or a plain date-time (sea-orm's naive
+/// `DateTime`, PostgreSQL's `timestamp`, MySQL's `DATETIME`) read as UTC.
+fn date_from_row(row: &QueryResult, index: usize) -> Result<Option<DateTime<Utc>>, DbErr> {
+    match row.try_get_by_index::<Option<DateTime<Utc>>>(index) {
+        Ok(d) => Ok(d),
+        Err(utc_err) => match row.try_get_by_index::<Option<NaiveDateTime>>(index) {
+            Ok(d) => Ok(d.map(|d| d.and_utc())),
+            Err(_) => Err(utc_err),
+        },
+    }
 }
 
 /// Parses a path id strictly as the id's type; `None` means "no such instance".
@@ -176,6 +211,8 @@ pub fn parse_id(ty: PropertyType, raw: &str) -> Option<Value> {
             let n: i64 = raw.parse().ok()?;
             coerce(ty, &Value::from(n)).ok()
         }
+        // A NUL can name no stored row (and PostgreSQL refuses it).
+        PropertyType::String if raw.contains('\0') => None,
         PropertyType::String => Some(Value::String(raw.to_owned())),
         _ => coerce(ty, &Value::String(raw.to_owned())).ok(),
     }
@@ -225,6 +262,18 @@ mod tests {
         assert_eq!(coerce(d, &json!("2020-01-15T12:00:00+02:00")), Ok(json!("2020-01-15T10:00:00.000Z")));
         assert_eq!(coerce(d, &json!(0)), Ok(json!("1970-01-01T00:00:00.000Z")));
         assert_eq!(coerce(d, &json!("not a date")), Err(Rule::Date));
+        assert_eq!(coerce(d, &json!("2100-01-01")), Ok(json!("2100-01-01T00:00:00.000Z")));
+        assert_eq!(coerce(d, &json!(253_402_300_799_999_i64)), Ok(json!("9999-12-31T23:59:59.999Z")));
+        assert_eq!(coerce(d, &json!(253_402_300_800_000_i64)), Err(Rule::Date));
+        assert_eq!(coerce(d, &json!(-62_135_596_800_001_i64)), Err(Rule::Date));
+    }
+
+    #[test]
+    fn nul_characters_are_refused_everywhere() {
+        assert_eq!(coerce(PropertyType::String, &json!("a\0b")), Err(Rule::NulCharacter));
+        assert_eq!(coerce(PropertyType::Json, &json!({"k": ["\0"]})), Err(Rule::NulCharacter));
+        assert_eq!(coerce(PropertyType::Json, &json!({"\0": 1})), Err(Rule::NulCharacter));
+        assert_eq!(parse_id(PropertyType::String, "a\0"), None);
     }
 
     #[test]

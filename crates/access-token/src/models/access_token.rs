@@ -104,15 +104,23 @@ pub async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error
 }
 
 /// AccessToken's `before_delete`: cached tokens are stale from now on.
-pub async fn before_delete(_ctx: &CallContext<'_>, _where: &persisted_model::filter::Where) -> Result<(), Error> {
-    crate::cache::invalidate();
+pub async fn before_delete(ctx: &CallContext<'_>, _where: &persisted_model::filter::Where) -> Result<(), Error> {
+    invalidate_cache(ctx);
     Ok(())
+}
+
+/// Makes cached tokens stale now and again once the write commits: a request that misses
+/// the cache before the commit may read the old row and cache it; the second invalidation
+/// makes that entry stale too.
+fn invalidate_cache(ctx: &CallContext<'_>) {
+    crate::cache::invalidate();
+    ctx.db.on_commit(crate::cache::invalidate);
 }
 
 /// AccessToken's `before_save`: ids, owners, ttl and scopes (security rules 1-3, 13).
 pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
     // Any change to a token makes cached tokens stale.
-    crate::cache::invalidate();
+    invalidate_cache(ctx);
     let caller = ctx.caller();
     let ttl = event.data.get("ttl").and_then(Value::as_i64).unwrap_or(DEFAULT_TTL);
     let max = ctx.model.settings.extra.get("maxTTL").and_then(Value::as_i64).unwrap_or(MAX_TTL);
@@ -213,5 +221,5 @@ async fn may_mint_for_others(ctx: &CallContext<'_>, caller: &persisted_model::ac
     let Some(state) = ctx.request.and_then(|r| r.app_data::<actix_web::web::Data<RestState>>()) else {
         return Ok(false);
     };
-    state.is_allowed(caller, ctx.model, "createForAnyUser", AccessType::Write).await
+    state.is_allowed(ctx.db, caller, ctx.model, "createForAnyUser", AccessType::Write).await
 }

@@ -46,9 +46,10 @@ impl AclSource for AclTable {
         &'a self,
         model: &'a str,
         state: &'a RestState,
+        db: persisted_model::Db<'a>,
     ) -> BoxFuture<'a, persisted_model::Result<Vec<AclEntry>>> {
         Box::pin(async move {
-            let Some(store) = state.store("ACL", "find", None) else { return Ok(Vec::new()) };
+            let Some(store) = state.store_on(db, "ACL", "find", None) else { return Ok(Vec::new()) };
             let where_ =
                 Where::Cond { property: "model".into(), op: Op::Inq(vec![Value::from(model), Value::from("*")]) };
             let rows = store.find_raw(Filter { where_: Some(where_), ..Filter::default() }).await?;

@@ -74,6 +74,10 @@ fn valid_email(email: &str) -> bool {
 }
 
 impl ModelHooks for Model {
+    async fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
+        normalize(ctx, data).await
+    }
+
     async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
         before_save(ctx, event).await
     }
@@ -84,17 +88,48 @@ impl ModelHooks for Model {
     }
 }
 
-/// The User `before_save` behaviour (hashing, email checks, uniqueness, token revocation), for
-/// an application's own user model to call from its `ModelHooks`.
-pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+/// The User `normalize` behaviour (email format, password rules and hashing), for an
+/// application's own user model to call from its `ModelHooks`. Hashing runs here, before the
+/// write's transaction, so a slow bcrypt holds no database connection.
+pub async fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
     let mut errors = ValidationError::new("User");
-    let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
-    if let Some(email) = event.data.get("email").and_then(Value::as_str)
+    if let Some(email) = data.get("email").and_then(Value::as_str)
         && !email.is_empty()
         && !valid_email(email)
     {
-        errors.add_message("email", "custom.email", "is invalid", event.data.get("email"));
+        errors.add_message("email", "custom.email", "is invalid", data.get("email"));
     }
+    let mut hash = None;
+    if let Some(Value::String(p)) = data.get("password") {
+        if p.is_empty() {
+            errors.add("password", Rule::Presence, data.get("password"));
+        } else if p.len() > password::MAX_PASSWORD_BYTES {
+            return Err(Error::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "The password entered was too long. Max length is {} (entered {})",
+                    password::MAX_PASSWORD_BYTES,
+                    p.len()
+                ),
+            )
+            .with_code("PASSWORD_TOO_LONG"));
+        } else if !(password::is_hash(p) && ctx.request.is_none()) {
+            // Server code may store a hash it already has (migrations); clients never can.
+            hash = Some(p.clone());
+        }
+    }
+    errors.into_result()?;
+    if let Some(plain) = hash {
+        data.insert("password".into(), Value::String(password::hash(plain).await?));
+    }
+    Ok(())
+}
+
+/// The User `before_save` behaviour (uniqueness, token revocation), for an application's own
+/// user model to call from its `ModelHooks`.
+pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+    let mut errors = ValidationError::new("User");
+    let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
     for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
         let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
         if event.current.as_ref().and_then(|c| c.get(key)) == Some(value) {
@@ -102,27 +137,6 @@ pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result
         }
         if taken(ctx, key, value, current_id.as_ref()).await? {
             errors.add_message(key, "uniqueness", message, Some(value));
-        }
-    }
-    if let Some(pw) = event.data.get("password").cloned() {
-        match pw {
-            Value::String(p) if p.is_empty() => errors.add("password", Rule::Presence, Some(&Value::String(p))),
-            Value::String(p) if p.len() > password::MAX_PASSWORD_BYTES => {
-                return Err(Error::new(
-                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    format!(
-                        "The password entered was too long. Max length is {} (entered {})",
-                        password::MAX_PASSWORD_BYTES,
-                        p.len()
-                    ),
-                )
-                .with_code("PASSWORD_TOO_LONG"));
-            }
-            Value::String(p) if password::is_hash(&p) && ctx.request.is_none() => {}
-            Value::String(p) => {
-                event.data.insert("password".into(), Value::String(password::hash(p).await?));
-            }
-            _ => {}
         }
     }
     errors.into_result()?;

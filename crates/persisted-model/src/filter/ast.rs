@@ -83,7 +83,7 @@ pub enum Op {
 /// A regular expression with LoopBack's flags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Regex {
-    /// The pattern.
+    /// The pattern, in the portable dialect's canonical form ([`portable_pattern`](super::portable_pattern)).
     pub pattern: String,
     /// Flag `i`.
     pub case_insensitive: bool,

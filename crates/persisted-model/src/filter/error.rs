@@ -24,6 +24,11 @@ impl FilterError {
         self
     }
 
+    /// A filter nested deeper than `max` objects and arrays.
+    pub fn too_deep(max: usize) -> Self {
+        Self::new(format!("The query object exceeds maximum depth {max}")).with_code("QUERY_OBJECT_TOO_DEEP")
+    }
+
     /// LoopBack's answer to a value that should have been a JSON object.
     pub fn not_an_object() -> Self {
         Self::new("Value is not an object.")

@@ -6,6 +6,7 @@ mod error;
 mod limits;
 mod parse;
 mod query_string;
+mod regex_dialect;
 mod to_sea_query;
 
 pub use ast::{Filter, Include, Op, Order, Regex, Where};
@@ -13,13 +14,14 @@ pub use error::FilterError;
 pub use limits::FilterLimits;
 pub use parse::{FilterUse, ModelLookup, parse_filter, parse_where};
 pub use query_string::QueryParams;
+pub use regex_dialect::portable_pattern;
 pub use to_sea_query::{apply, apply_order, column, condition, like_to_glob};
 
 use serde_json::Value;
 
 /// Reads an object-typed argument the way strong-remoting coerces query values: a JSON
 /// string that must hold an object, or a bracket-syntax object. Empty means absent.
-pub fn object_argument(params: &QueryParams, name: &str) -> Result<Option<Value>, FilterError> {
+pub fn object_argument(params: &QueryParams, name: &str, limits: &FilterLimits) -> Result<Option<Value>, FilterError> {
     match params.get(name)? {
         None => Ok(None),
         Some(Value::String(s)) => {
@@ -30,6 +32,10 @@ pub fn object_argument(params: &QueryParams, name: &str) -> Result<Option<Value>
             match serde_json::from_str::<Value>(t) {
                 Ok(v @ Value::Object(_)) => Ok(Some(v)),
                 Ok(Value::Null) => Ok(None),
+                // Nesting past the JSON parser's own limit is too deep, not malformed.
+                Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+                    Err(FilterError::too_deep(limits.max_depth))
+                }
                 _ => Err(FilterError::not_an_object()),
             }
         }

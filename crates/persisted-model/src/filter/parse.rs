@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::ast::{Filter, Include, Op, Order, Regex, Where};
 use super::error::FilterError;
 use super::limits::FilterLimits;
+use super::regex_dialect::portable_pattern;
 use crate::model::{ModelDefinition, PropertyType};
 use crate::value::coerce;
 
@@ -70,8 +71,7 @@ fn check_depth(value: &Value, limits: &FilterLimits) -> Result<(), FilterError> 
         }
     }
     if depth(value) > limits.max_depth {
-        return Err(FilterError::new(format!("The query object exceeds maximum depth {}", limits.max_depth))
-            .with_code("QUERY_OBJECT_TOO_DEEP"));
+        return Err(FilterError::too_deep(limits.max_depth));
     }
     Ok(())
 }
@@ -109,13 +109,15 @@ impl Parser<'_> {
         if let Some(order) = obj.get("order") {
             filter.order = self.order(order)?;
         }
-        let (limit, skip) = self.paging(obj)?;
+        let (limit, skip) = self.paging(obj, level == 0)?;
         filter.limit = limit;
         filter.skip = skip;
         Ok(filter)
     }
 
-    fn paging(&self, obj: &Map<String, Value>) -> Result<(Option<u64>, Option<u64>), FilterError> {
+    /// `limit` and `skip` with LoopBack's normalisation; the page limits apply to the top
+    /// level (include scopes keep what the client asked, within the maximum).
+    fn paging(&self, obj: &Map<String, Value>, top: bool) -> Result<(Option<u64>, Option<u64>), FilterError> {
         let limit = obj.get("limit").filter(|v| truthy(v));
         let skip = obj.get("skip").filter(|v| truthy(v)).or_else(|| obj.get("offset").filter(|v| truthy(v)));
         let mut out_limit = None;
@@ -138,11 +140,10 @@ impl Parser<'_> {
                 }
             }
         }
-        if let Some(max) = self.limits.max_limit {
-            out_limit = Some(out_limit.map_or(max, |l| l.min(max)));
-        }
-        if out_limit.is_none() {
-            out_limit = self.limits.default_limit;
+        if top {
+            out_limit = self.limits.page(out_limit);
+        } else if let (Some(l), Some(max)) = (out_limit, self.limits.max_limit) {
+            out_limit = Some(l.min(max));
         }
         Ok((out_limit, out_skip))
     }
@@ -437,7 +438,7 @@ impl Parser<'_> {
                     let Value::String(pattern) = operand else {
                         return Err(invalid_clause(name, &clause, "Expected a string pattern"));
                     };
-                    self.check_pattern(name, &clause, pattern)?;
+                    self.check_like(name, &clause, pattern)?;
                     let pattern = pattern.clone();
                     match op.as_str() {
                         "like" => Op::Like(pattern),
@@ -462,6 +463,19 @@ impl Parser<'_> {
                 &format!("The pattern is longer than {} characters", self.limits.max_pattern_length),
             ));
         }
+        if pattern.contains('\0') {
+            return Err(invalid_clause(name, clause, "The pattern contains a NUL character"));
+        }
+        Ok(())
+    }
+
+    /// A `like` pattern: `\` escapes the next character, so it cannot end one.
+    fn check_like(&self, name: &str, clause: &Value, pattern: &str) -> Result<(), FilterError> {
+        self.check_pattern(name, clause, pattern)?;
+        let trailing = pattern.chars().rev().take_while(|&c| c == '\\').count();
+        if trailing % 2 == 1 {
+            return Err(invalid_clause(name, clause, "The pattern ends with an escape character (\\)"));
+        }
         Ok(())
     }
 
@@ -478,7 +492,8 @@ impl Parser<'_> {
         if let Some(bad) = flags.chars().find(|c| !matches!(c, 'i' | 'g' | 'm')) {
             return Err(invalid_clause(name, clause, &format!("Invalid regex flags: {bad}")));
         }
-        Ok(Regex { pattern: pattern.to_owned(), case_insensitive: flags.contains('i') })
+        let pattern = portable_pattern(pattern).map_err(|why| invalid_clause(name, clause, &why))?;
+        Ok(Regex { pattern, case_insensitive: flags.contains('i') })
     }
 
     fn values(&self, name: &str, ty: PropertyType, clause: &Value, items: &[Value]) -> Result<Vec<Value>, FilterError> {
@@ -563,7 +578,7 @@ mod tests {
     use serde_json::json;
 
     fn filter(v: Value) -> Result<Filter, FilterError> {
-        parse_filter(&v, &product_definition(), &(), &FilterLimits::default(), FilterUse::Full)
+        parse_filter(&v, &product_definition(), &(), &FilterLimits::loopback(), FilterUse::Full)
     }
 
     fn message(v: Value) -> String {

@@ -31,7 +31,7 @@ pub fn condition(where_: &Where, model: &ModelDefinition, backend: DbBackend) ->
 
 fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend) -> Expr {
     let col = column(model, prop);
-    let val = |v: &Value| Expr::val(to_db(prop.ty, v));
+    let val = |v: &Value| Expr::val(to_db(prop.ty, v, backend));
     match op {
         Op::Eq(Value::Null) => col.is_null(),
         Op::Eq(v) => col.eq(val(v)),
@@ -66,8 +66,9 @@ fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend
                     let op = if re.case_insensitive { "$1 ~* $2" } else { "$1 ~ $2" };
                     Expr::cust_with_exprs(op, [col, Expr::val(re.pattern.clone())])
                 }
+                // `.` matches a newline in PostgreSQL's AREs; `s` makes the others agree.
                 _ => {
-                    let flag = if re.case_insensitive { "(?i)" } else { "(?-i)" };
+                    let flag = if re.case_insensitive { "(?is)" } else { "(?s-i)" };
                     Expr::cust_with_exprs("? REGEXP ?", [col, Expr::val(format!("{flag}{}", re.pattern))])
                 }
             }
@@ -111,9 +112,29 @@ fn ilike(col: Expr, prop: &Property, pattern: &str, backend: DbBackend) -> Expr 
     let col = as_text(col, prop, backend);
     match backend {
         DbBackend::Postgres => Expr::cust_with_exprs("$1 ILIKE $2", [col, Expr::val(pattern.to_owned())]),
-        DbBackend::Sqlite => Expr::expr(Func::lower(col)).like(LikeExpr::new(pattern.to_lowercase()).escape('\\')),
+        // SQLite's LOWER and LIKE fold ASCII only; the registered REGEXP (Rust's regex) folds
+        // Unicode as PostgreSQL's ILIKE and MySQL's LOWER do (`ÉCOLE` finds `École`).
+        DbBackend::Sqlite => Expr::cust_with_exprs("? REGEXP ?", [col, Expr::val(like_to_regex(pattern))]),
         _ => Expr::expr(Func::lower(col)).like(LikeExpr::new(pattern.to_lowercase())),
     }
+}
+
+/// Translates a LIKE pattern into an anchored, case-insensitive regular expression.
+pub fn like_to_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    out.push_str("(?is)^");
+    let mut chars = pattern.chars();
+    let mut buf = [0u8; 4];
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '\\' => out.push_str(&regex_syntax::escape(chars.next().unwrap_or('\\').encode_utf8(&mut buf))),
+            other => out.push_str(&regex_syntax::escape(other.encode_utf8(&mut buf))),
+        }
+    }
+    out.push('$');
+    out
 }
 
 /// Translates a LIKE pattern (`%`, `_`, `\` escapes) into the equivalent GLOB pattern.
@@ -186,7 +207,7 @@ mod tests {
 
     fn sql(filter: Value) -> [String; 3] {
         let model = product_definition();
-        let f = parse_filter(&filter, &model, &(), &FilterLimits::default(), FilterUse::Full).unwrap();
+        let f = parse_filter(&filter, &model, &(), &FilterLimits::loopback(), FilterUse::Full).unwrap();
         let build = |backend| {
             let mut q = Query::select();
             q.column(Alias::new("id")).from(Alias::new(model.table.as_str()));
@@ -227,10 +248,10 @@ mod tests {
     #[test]
     fn ilike_and_regexp() {
         let [sqlite, pg, _] = sql(json!({"where": {"name": {"ilike": "%ALPHA%"}}}));
-        assert!(sqlite.contains(r#"LOWER("product"."name") LIKE '%alpha%'"#), "{sqlite}");
+        assert!(sqlite.contains(r#""product"."name" REGEXP '(?is)^.*ALPHA.*$'"#), "{sqlite}");
         assert!(pg.contains(r#""product"."name" ILIKE '%ALPHA%'"#), "{pg}");
         let [sqlite, pg, _] = sql(json!({"where": {"name": {"regexp": "/^a/i"}}}));
-        assert!(sqlite.contains(r#""product"."name" REGEXP '(?i)^a'"#), "{sqlite}");
+        assert!(sqlite.contains(r#""product"."name" REGEXP '(?is)^a'"#), "{sqlite}");
         assert!(pg.contains(r#""product"."name" ~* '^a'"#), "{pg}");
     }
 
@@ -299,6 +320,12 @@ mod tests {
             out.push_str(&format!("{case}\n  sqlite: {sqlite}\n  postgres: {pg}\n  mysql: {mysql}\n"));
         }
         insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn like_patterns_as_regular_expressions() {
+        assert_eq!(like_to_regex("a.b%c_\\%"), r"(?is)^a\.b.*c.%$");
+        assert_eq!(like_to_regex("%ÉCOLE%"), "(?is)^.*ÉCOLE.*$");
     }
 
     #[test]

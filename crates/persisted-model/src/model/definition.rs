@@ -95,6 +95,11 @@ pub struct Property {
     pub default: Option<DefaultValue>,
     /// A description for the API documentation.
     pub description: Option<String>,
+    /// Longest accepted string, in characters (a longer one is a 422 `length.max`). Without
+    /// one a string column is unbounded text.
+    pub max_length: Option<usize>,
+    /// The column has a unique index; a duplicate is a 422 `uniqueness`.
+    pub unique: bool,
 }
 
 impl Property {
@@ -110,7 +115,21 @@ impl Property {
             server_managed: false,
             default: None,
             description: None,
+            max_length: None,
+            unique: false,
         }
+    }
+
+    /// Sets the longest accepted string, in characters.
+    pub fn max_length(mut self, chars: Option<usize>) -> Self {
+        self.max_length = chars;
+        self
+    }
+
+    /// Marks the column unique.
+    pub fn unique(mut self, yes: bool) -> Self {
+        self.unique = yes;
+        self
     }
 
     /// Marks the property required.

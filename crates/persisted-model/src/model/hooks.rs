@@ -6,9 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::HttpRequest;
-use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 
+use crate::connection::Db;
 use crate::error::Error;
 use crate::filter::{FilterLimits, Where};
 use crate::model::{ModelDefinition, ModelRegistry};
@@ -27,8 +27,10 @@ pub struct CallContext<'a> {
     pub method: &'a str,
     /// The HTTP request, when the call came from one; its extensions carry the caller.
     pub request: Option<&'a HttpRequest>,
-    /// The database, for hooks that read or write other rows.
-    pub db: &'a DatabaseConnection,
+    /// The connection, for hooks that read or write other rows: inside a write, the write's
+    /// own transaction (a hook must never take another connection from the pool while the
+    /// write holds one). It implements sea-orm's `ConnectionTrait`.
+    pub db: Db<'a>,
     /// Every registered model.
     pub registry: &'a ModelRegistry,
     /// Query limits.
@@ -80,6 +82,16 @@ pub trait ModelHooks: 'static {
         async { Ok(id) }
     }
 
+    /// Normalises checked client data before a write (a create, replace, patch or updateAll):
+    /// may change values or refuse them. It runs before the write's transaction for creates,
+    /// so CPU-heavy work such as hashing a password belongs here rather than in
+    /// [`before_save`](Self::before_save), where it would hold a connection; it must not
+    /// assume a transaction.
+    fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> impl Future<Output = Result<(), Error>> {
+        let _ = (ctx, data);
+        async { Ok(()) }
+    }
+
     /// Before a query reads, counts, updates or deletes rows: may narrow the where clause.
     fn access(ctx: &CallContext<'_>, where_: &mut Option<Where>) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, where_);
@@ -123,6 +135,7 @@ type ValueFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, Error>> + 'a>>;
 /// The hooks of one model behind a trait object, so routes need no type parameter.
 pub(crate) trait DynHooks: Send + Sync {
     fn resolve_id<'a>(&self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a>;
+    fn normalize<'a>(&self, ctx: &'a CallContext<'a>, data: &'a mut Instance) -> HookFuture<'a>;
     fn access<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a>;
     fn before_save<'a>(&self, ctx: &'a CallContext<'a>, event: &'a mut SaveEvent) -> HookFuture<'a>;
     fn after_save<'a>(&self, ctx: &'a CallContext<'a>, instance: &'a Instance, is_new: bool) -> HookFuture<'a>;
@@ -136,6 +149,9 @@ pub(crate) struct HooksOf<M>(pub(crate) std::marker::PhantomData<fn() -> M>);
 impl<M: ModelHooks> DynHooks for HooksOf<M> {
     fn resolve_id<'a>(&self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a> {
         Box::pin(M::resolve_id(ctx, id))
+    }
+    fn normalize<'a>(&self, ctx: &'a CallContext<'a>, data: &'a mut Instance) -> HookFuture<'a> {
+        Box::pin(M::normalize(ctx, data))
     }
     fn access<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a> {
         Box::pin(M::access(ctx, where_))

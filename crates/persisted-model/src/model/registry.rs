@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::DbBackend;
-use sea_orm::sea_query::TableCreateStatement;
+use sea_orm::sea_query::{ColumnType, StringLen, TableCreateStatement};
 
 use super::{DynHooks, HooksOf, ModelDefinition, NoHooks, PersistedModel};
 use crate::filter::ModelLookup;
@@ -25,7 +25,9 @@ struct Entry {
 impl ModelHandle {
     /// The handle of a derived model.
     pub fn of<M: PersistedModel>() -> Self {
-        Self::from_parts(M::definition(), Box::new(HooksOf::<M>(Default::default())), Some(M::create_table_statement))
+        let mut definition = M::definition();
+        column_facts(&mut definition, &M::create_table_statement(DbBackend::Sqlite));
+        Self::from_parts(definition, Box::new(HooksOf::<M>(Default::default())), Some(M::create_table_statement))
     }
 
     /// A model served from a definition alone, with no hooks and no table creation.
@@ -80,9 +82,29 @@ impl ModelHandle {
         &*self.inner.hooks
     }
 
-    /// The CREATE TABLE statement for the model, if it has an entity.
+    /// The CREATE TABLE statement for the model, if it has an entity: the entity's columns,
+    /// with strings as unbounded text unless the property has a maximum length.
     pub fn create_table_statement(&self, backend: DbBackend) -> Option<TableCreateStatement> {
-        let mut stmt = (self.inner.create_table?)(backend);
+        let entity = (self.inner.create_table?)(backend);
+        let mut stmt = sea_orm::sea_query::Table::create();
+        for column in entity.get_columns() {
+            let mut column = column.clone();
+            let name = column.get_column_name();
+            let property = self.inner.definition.properties.iter().find(|p| p.column == name);
+            if let (Some(ColumnType::String(_)), Some(p)) = (column.get_column_type(), property) {
+                match p.max_length {
+                    Some(n) => column.string_len(u32::try_from(n).unwrap_or(u32::MAX)),
+                    None => column.text(),
+                };
+            }
+            stmt.col(column);
+        }
+        for index in entity.get_indexes() {
+            stmt.index(&mut index.clone());
+        }
+        for fk in entity.get_foreign_key_create_stmts() {
+            stmt.foreign_key(&mut fk.clone());
+        }
         stmt.table(sea_orm::sea_query::Alias::new(self.inner.definition.table.as_str()));
         stmt.if_not_exists();
         if backend == DbBackend::MySql {
@@ -90,6 +112,27 @@ impl ModelHandle {
             stmt.character_set("utf8mb4").collate("utf8mb4_bin");
         }
         Some(stmt)
+    }
+}
+
+/// What the entity's columns say that the definition needs: declared string lengths
+/// (`#[sea_orm(column_type = "String(StringLen::N(100))")]`) and unique columns. A unique
+/// (or primary key) string without a declared length gets 255 characters: a unique index needs a bounded
+/// column on MySQL, and the bound is checked the same way on every back end.
+fn column_facts(definition: &mut ModelDefinition, entity: &TableCreateStatement) {
+    for column in entity.get_columns() {
+        let name = column.get_column_name();
+        let Some(p) = definition.properties.iter_mut().find(|p| p.column == name) else { continue };
+        let spec = column.get_column_spec();
+        p.unique |= spec.unique;
+        let unique = spec.unique || spec.primary_key;
+        if let Some(ColumnType::String(len)) = column.get_column_type() {
+            if let StringLen::N(n) = len {
+                p.max_length.get_or_insert(*n as usize);
+            } else if unique {
+                p.max_length.get_or_insert(255);
+            }
+        }
     }
 }
 

@@ -33,15 +33,16 @@ pub struct Call {
 impl Call {
     /// A store over the method's model.
     pub fn store(&self) -> Store<'_> {
+        let db = crate::Db::pool(&self.state.db);
         Store {
-            db: &self.state.db,
+            db,
             registry: &self.state.registry,
             model: &self.model,
             call: CallContext {
                 model: self.model.definition(),
                 method: &self.method,
                 request: Some(&self.request),
-                db: &self.state.db,
+                db,
                 registry: &self.state.registry,
                 limits: &self.state.limits,
             },

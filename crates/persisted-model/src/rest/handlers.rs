@@ -33,7 +33,7 @@ pub(crate) struct Args<'a> {
 impl Args<'_> {
     /// The `filter` argument, checked against the model.
     pub(crate) fn filter(&self, model: &ModelDefinition, usage: FilterUse) -> Result<Filter> {
-        match object_argument(&self.params, "filter")? {
+        match object_argument(&self.params, "filter", &self.state.limits)? {
             None => parse_filter(&Value::Null, model, &*self.state.registry, &self.state.limits, usage),
             Some(v) => parse_filter(&v, model, &*self.state.registry, &self.state.limits, usage),
         }
@@ -42,7 +42,7 @@ impl Args<'_> {
 
     /// The `where` argument, checked against the model.
     pub(crate) fn where_(&self, model: &ModelDefinition) -> Result<Option<Where>> {
-        match object_argument(&self.params, "where")? {
+        match object_argument(&self.params, "where", &self.state.limits)? {
             None => Ok(None),
             Some(v) => Ok(parse_where(&v, model, &self.state.limits)?),
         }
@@ -69,15 +69,16 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
     let model = &target.model;
     let def = model.definition();
     let method = &target.method;
+    let db = crate::Db::pool(&state.db);
     let store = Store {
-        db: &state.db,
+        db,
         registry: &state.registry,
         model,
         call: CallContext {
             model: def,
             method: &method.name,
             request: Some(&req),
-            db: &state.db,
+            db,
             registry: &state.registry,
             limits: &state.limits,
         },
@@ -85,6 +86,15 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
     };
     let args = Args { params: QueryParams::parse(req.query_string()), state };
     let body = if target.reads_body { read_body(&req, payload, state.body_limit).await? } else { Value::Null };
+    if let Value::Array(items) = &body
+        && items.len() > state.max_batch
+    {
+        return Err(Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body holds {} items; at most {} are accepted at once", items.len(), state.max_batch),
+        )
+        .with_code("BATCH_TOO_LARGE"));
+    }
     let (raw_id, id) = path_id(&req, def, "id");
     let id = match id {
         Some(id) => Some(store.resolve_id(id).await?),
@@ -194,7 +204,8 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         }
         Operation::Relation { relation, op } => {
             let parent = (raw_id.as_str(), id.clone());
-            relations::handle(&req, &store, &args, &caller, parent, relation, *op, &body, authorize(id)).await
+            let names = (method.name.as_str(), relation.as_str());
+            relations::handle(&req, &store, &args, &caller, parent, names, *op, &body, authorize(id)).await
         }
         Operation::Custom(handler) => {
             authorize(id).await?;

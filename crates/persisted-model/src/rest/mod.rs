@@ -26,6 +26,9 @@ use crate::model::{ModelHandle, ModelRegistry, PersistedModel};
 /// LoopBack's (body-parser's) default body limit: 100 kB.
 pub const DEFAULT_BODY_LIMIT: usize = 100 * 1024;
 
+/// The default cap on items in one array body (LoopBack had none).
+pub const DEFAULT_MAX_BATCH: usize = 100;
+
 /// What every handler shares: the connection, the models, the access policy and the limits.
 #[non_exhaustive]
 pub struct RestState {
@@ -37,6 +40,8 @@ pub struct RestState {
     pub limits: FilterLimits,
     /// Largest accepted request body in bytes (413 above).
     pub body_limit: usize,
+    /// Most items an array body may hold (a create of many instances); 413 above.
+    pub max_batch: usize,
     /// Every model's static ACLs plus the application's, compiled once.
     pub policy: Policy,
     pub(crate) authenticator: Option<SharedAuthenticator>,
@@ -54,16 +59,28 @@ impl RestState {
         method: &'a str,
         request: Option<&'a actix_web::HttpRequest>,
     ) -> Option<crate::Store<'a>> {
+        self.store_on(crate::Db::pool(&self.db), model, method, request)
+    }
+
+    /// A store over a registered model on a given connection (a write's transaction, for
+    /// role sources and hooks that run inside one).
+    pub fn store_on<'a>(
+        &'a self,
+        db: crate::Db<'a>,
+        model: &str,
+        method: &'a str,
+        request: Option<&'a actix_web::HttpRequest>,
+    ) -> Option<crate::Store<'a>> {
         let handle = self.registry.get(model)?;
         Some(crate::Store {
-            db: &self.db,
+            db,
             registry: &self.registry,
             model: handle,
             call: crate::CallContext {
                 model: handle.definition(),
                 method,
                 request,
-                db: &self.db,
+                db,
                 registry: &self.registry,
                 limits: &self.limits,
             },
@@ -72,15 +89,18 @@ impl RestState {
     }
 
     /// Whether `caller` may call `method` of `model` (for hooks and custom methods that need a
-    /// finer decision than their route's, such as minting a token for another user).
+    /// finer decision than their route's, such as minting a token for another user). `db` is
+    /// the connection role lookups use: a hook passes its own (`ctx.db`).
     pub async fn is_allowed(
         &self,
+        db: crate::Db<'_>,
         caller: &persisted_model_acl::Caller,
         model: &crate::model::ModelDefinition,
         method: &str,
         access: AccessType,
     ) -> crate::Result<bool> {
-        match crate::access::authorize_as(self, caller, model, method, &[], access, None, None).await {
+        let check = crate::access::Check { state: self, db, caller };
+        match check.authorize_as(model, method, &[], access, None, None).await {
             Ok(()) => Ok(true),
             Err(crate::Error::Http { status, .. }) if status.is_client_error() => Ok(false),
             Err(e) => Err(e),
@@ -110,6 +130,7 @@ pub struct RestApiBuilder {
     registry: ModelRegistry,
     limits: FilterLimits,
     body_limit: usize,
+    max_batch: usize,
     create_tables: bool,
     acls: Vec<AclEntry>,
     authenticator: Option<SharedAuthenticator>,
@@ -138,6 +159,7 @@ impl RestApi {
             registry: ModelRegistry::default(),
             limits: FilterLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            max_batch: DEFAULT_MAX_BATCH,
             create_tables: true,
             acls: Vec::new(),
             authenticator: None,
@@ -168,6 +190,25 @@ impl RestApi {
         let ui = utoipa_swagger_ui::SwaggerUi::new("/explorer/{_:.*}")
             .external_url_unchecked("/explorer/openapi.json", self.openapi(root));
         (redirect, ui)
+    }
+
+    /// `GET /healthz` (200 while the process serves requests) and `GET /readyz` (200 when the
+    /// database answers a ping, else 503 `SERVICE_UNAVAILABLE` with `Retry-After`), for load
+    /// balancers and orchestrators. Mount it at the app's root.
+    pub fn health(&self) -> impl actix_web::dev::HttpServiceFactory + 'static {
+        let state = self.state.clone();
+        let healthz = web::resource("/healthz")
+            .route(web::get().to(|| async { handlers::json_ok(&serde_json::json!({ "status": "ok" })) }));
+        let readyz = web::resource("/readyz").route(web::get().to(move || {
+            let state = state.clone();
+            async move {
+                match state.db.ping().await {
+                    Ok(()) => Ok(handlers::json_ok(&serde_json::json!({ "status": "ok", "database": "ok" }))),
+                    Err(e) => Err(crate::Error::Unavailable(Box::new(e))),
+                }
+            }
+        }));
+        (healthz, readyz)
     }
 
     /// Every route of every model under `root` (for example `/api`), with LoopBack's 404s.
@@ -201,6 +242,13 @@ impl RestApiBuilder {
     /// Largest accepted request body in bytes.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// Most items an array body may hold (default [`DEFAULT_MAX_BATCH`]): a larger batch is
+    /// answered 413 `BATCH_TOO_LARGE` before anything is written.
+    pub fn max_batch(mut self, items: usize) -> Self {
+        self.max_batch = items;
         self
     }
 
@@ -258,7 +306,7 @@ impl RestApiBuilder {
                 if let Some(stmt) = model.create_table_statement(backend) {
                     self.db.execute(&stmt).await?;
                     if backend == sea_orm::DbBackend::MySql {
-                        millisecond_dates(&self.db, model.definition()).await?;
+                        mysql_columns(&self.db, model.definition()).await?;
                     }
                 }
             }
@@ -282,6 +330,7 @@ impl RestApiBuilder {
                 registry: Arc::new(self.registry),
                 limits: self.limits,
                 body_limit: self.body_limit,
+                max_batch: self.max_batch,
                 policy,
                 authenticator: self.authenticator,
                 role_sources: self.role_sources,
@@ -292,11 +341,19 @@ impl RestApiBuilder {
     }
 }
 
-/// MySQL's TIMESTAMP keeps whole seconds; LoopBack dates have milliseconds (and ordering by
-/// `created` must see them). Date columns become `DATETIME(3)`, which also avoids TIMESTAMP's
-/// time-zone conversion and its year-2038 limit.
-async fn millisecond_dates(db: &DatabaseConnection, model: &crate::model::ModelDefinition) -> Result<(), DbErr> {
-    for p in model.properties.iter().filter(|p| p.ty == crate::model::PropertyType::Date) {
+/// Brings a MySQL table made by an earlier version to today's column types. MySQL's TIMESTAMP
+/// keeps whole seconds, but LoopBack dates have milliseconds (and ordering by `created` must
+/// see them): date columns become `DATETIME(3)`, which also avoids TIMESTAMP's time-zone
+/// conversion and its year-2038 limit. Strings without a declared length were `VARCHAR(255)`:
+/// they become `TEXT`, so a longer value is stored rather than refused by the database.
+async fn mysql_columns(db: &DatabaseConnection, model: &crate::model::ModelDefinition) -> Result<(), DbErr> {
+    use crate::model::PropertyType;
+    for p in &model.properties {
+        let wanted = match p.ty {
+            PropertyType::Date => ("datetime", Some(3), "DATETIME(3)"),
+            PropertyType::String if p.max_length.is_none() => ("text", None, "TEXT"),
+            _ => continue,
+        };
         let current = db
             .query_one_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::MySql,
@@ -305,15 +362,15 @@ async fn millisecond_dates(db: &DatabaseConnection, model: &crate::model::ModelD
                 [model.table.clone().into(), p.column.clone().into()],
             ))
             .await?;
-        let done = current.is_some_and(|row| {
-            row.try_get_by_index::<String>(0).is_ok_and(|t| t.eq_ignore_ascii_case("datetime"))
-                && row.try_get_by_index::<Option<i64>>(1).ok().flatten() == Some(3)
+        let done = current.is_none_or(|row| {
+            row.try_get_by_index::<String>(0).is_ok_and(|t| t.eq_ignore_ascii_case(wanted.0))
+                && row.try_get_by_index::<Option<i64>>(1).ok().flatten() == wanted.1
         });
         if done {
             continue;
         }
         let null = if p.required { "NOT NULL" } else { "NULL" };
-        let sql = format!("ALTER TABLE `{}` MODIFY `{}` DATETIME(3) {null}", model.table, p.column);
+        let sql = format!("ALTER TABLE `{}` MODIFY `{}` {} {null}", model.table, p.column, wanted.2);
         db.execute_unprepared(&sql).await?;
     }
     Ok(())

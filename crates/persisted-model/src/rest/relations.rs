@@ -20,7 +20,7 @@ pub(crate) async fn handle(
     args: &Args<'_>,
     caller: &Caller,
     (raw, id): (&str, Option<Value>),
-    relation: &str,
+    (method, relation): (&str, &str),
     op: RelationOp,
     body: &Value,
     authorize_source: impl std::future::Future<Output = Result<()>>,
@@ -32,8 +32,8 @@ pub(crate) async fn handle(
         .get(&rel.model)
         .ok_or_else(|| Error::Internal(format!("model {} is not registered", rel.model)))?;
     let tdef = target.definition();
-    let method = format!("__{}__{relation}", op_verb(op));
-    let tstore = store.for_model(target, &method);
+    // The method's own name from the remote-method table (hooks see what ACLs see).
+    let tstore = store.for_model(target, method);
 
     // Arguments first (a malformed filter is a 400 whatever else is wrong), then the parent.
     let (filter, where_) = match op {
@@ -187,10 +187,18 @@ async fn through(
         }
         RelationOp::Count => Ok(json_ok(&json!({ "count": tstore.count(Some(and(in_links, where_))).await? }))),
         RelationOp::Create => {
-            let created = tstore.create(&Value::Object(body_object(body)?)).await?;
-            let new_id = created.get(&tid).cloned().unwrap_or(Value::Null);
-            let link = Instance::from_iter([(fk.to_owned(), id.clone()), (key_through.clone(), new_id)]);
-            lstore.create_prepared(prepare(through.definition(), &link, WriteKind::Create)?).await?;
+            // The target and its link are written together, or neither is.
+            let body = Value::Object(body_object(body)?);
+            let created = tstore
+                .transaction(async |t| {
+                    let created = t.create(&body).await?;
+                    let new_id = created.get(&tid).cloned().unwrap_or(Value::Null);
+                    let link = Instance::from_iter([(fk.to_owned(), id.clone()), (key_through.clone(), new_id)]);
+                    let links = t.for_model(through, "find");
+                    links.create_prepared(prepare(through.definition(), &link, WriteKind::Create)?).await?;
+                    Ok(created)
+                })
+                .await?;
             Ok(json_ok(&created))
         }
         RelationOp::Delete => {
@@ -239,13 +247,13 @@ async fn through(
                 }
                 RelationOp::DestroyById => {
                     let child = child.expect("linked");
-                    lstore
-                        .delete_where(Where::And(vec![
-                            Where::eq(fk, id.clone()),
-                            Where::eq(key_through, child.clone()),
-                        ]))
+                    let link = Where::And(vec![Where::eq(fk, id.clone()), Where::eq(key_through, child.clone())]);
+                    tstore
+                        .transaction(async |t| {
+                            t.for_model(through, "find").delete_where(link).await?;
+                            t.delete_by_id(&child).await
+                        })
                         .await?;
-                    tstore.delete_by_id(&child).await?;
                     Ok(no_content())
                 }
                 _ => Err(Error::Internal(format!("unsupported relation operation {op:?} on {}", id_text(id)))),
@@ -289,21 +297,5 @@ fn target_method(op: RelationOp) -> (&'static str, AccessType) {
         RelationOp::Create | RelationOp::Link => ("create", AccessType::Write),
         RelationOp::Update | RelationOp::UpdateById => ("patchAttributes", AccessType::Write),
         RelationOp::Delete | RelationOp::DestroyById | RelationOp::Unlink => ("deleteById", AccessType::Write),
-    }
-}
-
-fn op_verb(op: RelationOp) -> &'static str {
-    match op {
-        RelationOp::Get => "get",
-        RelationOp::Create => "create",
-        RelationOp::Update => "update",
-        RelationOp::Delete => "delete",
-        RelationOp::Count => "count",
-        RelationOp::FindById => "findById",
-        RelationOp::UpdateById => "updateById",
-        RelationOp::DestroyById => "destroyById",
-        RelationOp::Link => "link",
-        RelationOp::Unlink => "unlink",
-        RelationOp::Exists => "exists",
     }
 }

@@ -1,6 +1,12 @@
 //! `include`: related instances loaded with one query per relation level, batched by key
 //! (one query per parent only when the scope pages with limit/skip).
+//!
+//! What one request may load is bounded (`FilterLimits::max_include_rows`): every related
+//! instance placed in the response counts, with its own nested instances, since an include
+//! that repeats one large related set under many parents grows the response (and the
+//! server's memory) far beyond the rows the database returned.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -13,19 +19,60 @@ use crate::model::{Instance, ModelHandle, Relation, RelationKind};
 /// Keys per `IN (...)` list, as LoopBack's `inqLimit`.
 const CHUNK: usize = 256;
 
+/// How many more related instances this request may load and place in its response.
+pub(super) struct Budget {
+    left: Cell<usize>,
+    max: usize,
+}
+
+impl Budget {
+    pub(super) fn new(max: usize) -> Self {
+        Self { left: Cell::new(max), max }
+    }
+
+    fn spend(&self, n: usize) -> Result<()> {
+        match self.left.get().checked_sub(n) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => Err(Error::bad_request(format!(
+                "The include would load more than {} related instances; narrow it with a scope \
+                 (where, limit, fields) or ask for fewer rows",
+                self.max
+            ))
+            .with_code("INCLUDE_TOO_LARGE")),
+        }
+    }
+}
+
 /// Loads every include of `filter` into `rows` (raw rows; shaping happens later).
 pub(super) fn load<'a>(
     store: &'a Store<'_>,
     rows: &'a mut [Instance],
     filter: &'a Filter,
+    budget: &'a Budget,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
     // Boxed: nested scopes recurse through here.
     Box::pin(async move {
         for include in &filter.include {
-            load_one(store, rows, include).await?;
+            load_one(store, rows, include, budget).await?;
         }
         Ok(())
     })
+}
+
+/// An included instance with everything nested in it, as the response will carry it.
+fn weight(item: &Instance, scope: &Filter) -> usize {
+    1 + scope
+        .include
+        .iter()
+        .map(|inc| match item.get(&inc.relation) {
+            Some(Value::Array(items)) => items.iter().map(|v| v.as_object().map_or(1, |o| weight(o, &inc.scope))).sum(),
+            Some(Value::Object(o)) => weight(o, &inc.scope),
+            _ => 0,
+        })
+        .sum::<usize>()
 }
 
 fn key_text(v: &Value) -> Option<String> {
@@ -36,7 +83,7 @@ fn key_text(v: &Value) -> Option<String> {
     }
 }
 
-async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -> Result<()> {
+async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include, budget: &Budget) -> Result<()> {
     let def = store.model.definition();
     let rel = def.relation(&include.relation).ok_or_else(|| {
         Error::bad_request(format!("Relation \"{}\" is not defined for {} model", include.relation, def.name))
@@ -54,11 +101,12 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -
                 return Ok(());
             }
             let target_id = target.definition().id_property().name.clone();
-            let found = fetch_in(&target_store, &include.scope, &target_id, &keys).await?;
+            let found = fetch_in(&target_store, &include.scope, &target_id, &keys, budget).await?;
             let by_id = index_by(&found, &target_id);
             for row in rows.iter_mut() {
                 let hit = row.get(&rel.foreign_key).and_then(key_text).and_then(|k| by_id.get(&k));
                 if let Some(&i) = hit {
+                    budget.spend(weight(&found[i], &include.scope))?;
                     let shaped = target_store.present(found[i].clone(), &include.scope).await?;
                     row.insert(rel.name.clone(), Value::Object(shaped));
                 }
@@ -74,23 +122,26 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -
                     if rel.kind == RelationKind::HasOne {
                         scope.limit = Some(1);
                     }
-                    all.extend(fetch_in(&target_store, &scope, &rel.foreign_key, std::slice::from_ref(key)).await?);
+                    all.extend(
+                        fetch_in(&target_store, &scope, &rel.foreign_key, std::slice::from_ref(key), budget).await?,
+                    );
                 }
                 all
             } else {
-                fetch_in(&target_store, &include.scope, &rel.foreign_key, &keys).await?
+                fetch_in(&target_store, &include.scope, &rel.foreign_key, &keys, budget).await?
             };
-            attach_grouped(&target_store, rows, rel, &id_name, &found, &rel.foreign_key, include).await?;
+            attach_grouped(&target_store, rows, rel, &id_name, &found, include, budget).await?;
         }
         RelationKind::HasManyThrough => {
             let through = through_model(store, rel)?;
             let key_through = rel.key_through.clone().unwrap_or_default();
             let keys = distinct(rows.iter().filter_map(|r| r.get(&id_name)));
             let links =
-                fetch_in(&store.for_model(through, "find"), &Filter::default(), &rel.foreign_key, &keys).await?;
+                fetch_in(&store.for_model(through, "find"), &Filter::default(), &rel.foreign_key, &keys, budget)
+                    .await?;
             let target_keys = distinct(links.iter().filter_map(|l| l.get(&key_through)));
             let target_id = target.definition().id_property().name.clone();
-            let found = fetch_in(&target_store, &include.scope, &target_id, &target_keys).await?;
+            let found = fetch_in(&target_store, &include.scope, &target_id, &target_keys, budget).await?;
             let by_id = index_by(&found, &target_id);
             for row in rows.iter_mut() {
                 let parent = row.get(&id_name).and_then(key_text);
@@ -103,6 +154,7 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include) -
                     .collect();
                 for (i, item) in found.iter().enumerate() {
                     if linked.contains(&i) {
+                        budget.spend(weight(item, &include.scope))?;
                         items.push(Value::Object(target_store.present(item.clone(), &include.scope).await?));
                     }
                 }
@@ -124,9 +176,10 @@ async fn attach_grouped(
     rel: &Relation,
     id_name: &str,
     found: &[Instance],
-    fk: &str,
     include: &Include,
+    budget: &Budget,
 ) -> Result<()> {
+    let fk = rel.foreign_key.as_str();
     let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, item) in found.iter().enumerate() {
         if let Some(k) = item.get(fk).and_then(key_text) {
@@ -135,6 +188,7 @@ async fn attach_grouped(
     }
     for row in rows.iter_mut() {
         let members = row.get(id_name).and_then(key_text).and_then(|k| groups.get(&k)).cloned().unwrap_or_default();
+        budget.spend(members.iter().map(|&i| weight(&found[i], &include.scope)).sum())?;
         let mut items = Vec::with_capacity(members.len());
         for i in members {
             items.push(Value::Object(target_store.present(found[i].clone(), &include.scope).await?));
@@ -159,7 +213,13 @@ fn index_by(rows: &[Instance], key: &str) -> HashMap<String, usize> {
 
 /// Raw target rows whose `key` is one of `keys`, within the scope (where, order, limit, skip),
 /// with the scope's own includes loaded.
-async fn fetch_in(store: &Store<'_>, scope: &Filter, key: &str, keys: &[Value]) -> Result<Vec<Instance>> {
+async fn fetch_in(
+    store: &Store<'_>,
+    scope: &Filter,
+    key: &str,
+    keys: &[Value],
+    budget: &Budget,
+) -> Result<Vec<Instance>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(CHUNK) {
         let cond = Where::Cond { property: key.to_owned(), op: Op::Inq(chunk.to_vec()) };
@@ -169,8 +229,14 @@ async fn fetch_in(store: &Store<'_>, scope: &Filter, key: &str, keys: &[Value]) 
         };
         let filter =
             Filter { where_: store.access(Some(where_)).await?, include: Vec::new(), fields: None, ..scope.clone() };
-        let mut rows = sql::find(store.db, store.model.definition(), &filter).await?;
-        load(store, &mut rows, &Filter { include: scope.include.clone(), ..Filter::default() }).await?;
+        // At most one row past what the budget allows: enough to know it is exceeded.
+        let most = (budget.left.get() as u64).saturating_add(1).min(i64::MAX as u64);
+        let filter = Filter { limit: Some(filter.limit.map_or(most, |l| l.min(most))), ..filter };
+        let mut rows = sql::find(&store.db, store.model.definition(), &filter).await?;
+        if rows.len() > budget.left.get() {
+            budget.spend(rows.len())?;
+        }
+        load(store, &mut rows, &Filter { include: scope.include.clone(), ..Filter::default() }, budget).await?;
         out.extend(rows);
     }
     Ok(out)

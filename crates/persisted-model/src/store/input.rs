@@ -53,6 +53,7 @@ pub fn prepare(model: &ModelDefinition, data: &Instance, kind: WriteKind) -> Res
             } else if kind == WriteKind::Create && !raw.is_null() {
                 // A client-chosen id (forceId off) is stored as given.
                 match coerce(prop.ty, raw) {
+                    Ok(v) if too_long(prop, &v) => errors.add(key, Rule::TooLong, Some(raw)),
                     Ok(v) => {
                         out.insert(prop.name.clone(), v);
                     }
@@ -66,6 +67,7 @@ pub fn prepare(model: &ModelDefinition, data: &Instance, kind: WriteKind) -> Res
             continue;
         }
         match coerce(prop.ty, raw) {
+            Ok(v) if too_long(prop, &v) => errors.add(key, Rule::TooLong, Some(raw)),
             Ok(v) => {
                 out.insert(prop.name.clone(), v);
             }
@@ -126,6 +128,15 @@ pub fn validate_instance(model: &ModelDefinition, data: &Instance) -> Result<(),
     let mut errors = ValidationError::new(model.name.as_str());
     check_required(model, data, true, &mut errors);
     errors.into_result().map_err(Error::from)
+}
+
+/// A string longer than the property's declared maximum (counted in characters, as MySQL's
+/// `VARCHAR(n)` counts them).
+fn too_long(p: &Property, v: &Value) -> bool {
+    match (p.max_length, v) {
+        (Some(max), Value::String(s)) => s.len() > max && s.chars().count() > max,
+        _ => false,
+    }
 }
 
 fn is_blank(p: &Property, v: &Value) -> bool {

@@ -4,24 +4,26 @@
 mod include;
 mod input;
 mod sql;
+mod unique;
 
 pub(crate) use include::through_model;
 pub use input::{WriteKind, body_id, body_object, prepare, validate_instance};
 pub use sql::{find_by_id as find_rows_by_id, select_statement};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde_json::Value;
 
+use crate::connection::Db;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, FilterLimits, Where};
 use crate::model::{CallContext, Instance, ModelDefinition, ModelHandle, ModelRegistry, SaveEvent};
 use crate::value::id_text;
+use unique::write_error;
 
 /// Everything an operation needs: the connection, the models, and the call.
 #[derive(Clone)]
 pub struct Store<'a> {
-    /// The database.
-    pub db: &'a DatabaseConnection,
+    /// The connection: the pool, or the transaction of the write this store works inside.
+    pub db: Db<'a>,
     /// Every model of the application.
     pub registry: &'a ModelRegistry,
     /// The model operated on.
@@ -42,6 +44,38 @@ impl<'a> Store<'a> {
         Store { model, call: CallContext { model: model.definition(), method, ..self.call.clone() }, ..self.clone() }
     }
 
+    /// The same store on another connection (a write's transaction).
+    fn on<'b>(&self, db: Db<'b>) -> Store<'b>
+    where
+        'a: 'b,
+    {
+        Store {
+            db,
+            registry: self.registry,
+            model: self.model,
+            call: CallContext { db, ..self.call.clone() },
+            limits: self.limits,
+        }
+    }
+
+    /// Runs `op` as one write: in a new transaction, or in the one this store is in already
+    /// (a hook's). Every statement of it, hooks and stores made from the store it is given
+    /// included, uses that transaction, and nothing of it stays when it fails.
+    pub async fn transaction<T>(&self, op: impl AsyncFnOnce(&Store<'_>) -> Result<T>) -> Result<T> {
+        let Some(txn) = self.db.begin().await? else { return op(self).await };
+        let result = op(&self.on(txn.db())).await;
+        match result {
+            Ok(value) => {
+                txn.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                txn.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
     /// The stored id for an id a client sent (the model's `resolve_id` hook).
     pub async fn resolve_id(&self, id: Value) -> Result<Value> {
         self.model.hooks().resolve_id(&self.call, id).await
@@ -52,11 +86,18 @@ impl<'a> Store<'a> {
         Ok(where_)
     }
 
+    /// Client data checked, coerced and normalised (the `normalize` hook) for a write.
+    async fn prepare(&self, data: &Instance, kind: WriteKind) -> Result<Instance> {
+        let mut prepared = prepare(self.def(), data, kind)?;
+        self.model.hooks().normalize(&self.call, &mut prepared).await?;
+        Ok(prepared)
+    }
+
     /// find: the matching instances, shaped for the client.
     pub async fn find(&self, mut filter: Filter) -> Result<Vec<Instance>> {
         filter.where_ = self.access(filter.where_.take()).await?;
-        let mut rows = sql::find(self.db, self.def(), &filter).await?;
-        include::load(self, &mut rows, &filter).await?;
+        let mut rows = sql::find(&self.db, self.def(), &filter).await?;
+        include::load(self, &mut rows, &filter, &include::Budget::new(self.limits.max_include_rows)).await?;
         self.present_all(rows, &filter).await
     }
 
@@ -64,7 +105,13 @@ impl<'a> Store<'a> {
     /// included and no hook but `access`: for server code (login), never for responses.
     pub async fn find_raw(&self, mut filter: Filter) -> Result<Vec<Instance>> {
         filter.where_ = self.access(filter.where_.take()).await?;
-        Ok(sql::find(self.db, self.def(), &filter).await?)
+        Ok(sql::find(&self.db, self.def(), &filter).await?)
+    }
+
+    /// The stored row with this id, if the `access` hook lets this caller see it.
+    async fn find_visible(&self, id: &Value) -> Result<Option<Instance>> {
+        let filter = Filter { where_: Some(sql::id_where(self.def(), id)), limit: Some(1), ..Filter::default() };
+        Ok(self.find_raw(filter).await?.pop())
     }
 
     /// findOne: the first matching instance.
@@ -82,7 +129,7 @@ impl<'a> Store<'a> {
     /// count.
     pub async fn count(&self, where_: Option<Where>) -> Result<u64> {
         let where_ = self.access(where_).await?;
-        Ok(sql::count(self.db, self.def(), where_.as_ref()).await?)
+        Ok(sql::count(&self.db, self.def(), where_.as_ref()).await?)
     }
 
     /// exists.
@@ -95,35 +142,40 @@ impl<'a> Store<'a> {
     pub async fn create(&self, body: &Value) -> Result<Value> {
         match body {
             Value::Array(items) => {
+                // Checked and normalised before the transaction: password hashing holds no
+                // connection.
                 let mut prepared = Vec::with_capacity(items.len());
                 for item in items {
-                    prepared.push(prepare(self.def(), &body_object(item)?, WriteKind::Create)?);
+                    prepared.push(self.prepare(&body_object(item)?, WriteKind::Create).await?);
                 }
-                let txn = self.db.begin().await?;
-                let mut out = Vec::with_capacity(prepared.len());
-                for data in prepared {
-                    out.push(Value::Object(self.insert(&txn, data).await?));
-                }
-                txn.commit().await?;
-                Ok(Value::Array(out))
+                self.transaction(async |s| {
+                    let mut out = Vec::with_capacity(prepared.len());
+                    for data in prepared {
+                        out.push(Value::Object(s.insert(data).await?));
+                    }
+                    Ok(Value::Array(out))
+                })
+                .await
             }
             other => {
-                let data = prepare(self.def(), &body_object(other)?, WriteKind::Create)?;
-                Ok(Value::Object(self.insert(self.db, data).await?))
+                let data = self.prepare(&body_object(other)?, WriteKind::Create).await?;
+                Ok(Value::Object(self.create_prepared(data).await?))
             }
         }
     }
 
     /// Creates one instance from prepared data and returns it shaped for the client.
     pub async fn create_prepared(&self, data: Instance) -> Result<Instance> {
-        self.insert(self.db, data).await
+        self.transaction(async |s| s.insert(data).await).await
     }
 
-    async fn insert<C: ConnectionTrait>(&self, db: &C, data: Instance) -> Result<Instance> {
+    async fn insert(&self, data: Instance) -> Result<Instance> {
         let mut event = SaveEvent { is_new: true, data, current: None, where_: None };
         self.model.hooks().before_save(&self.call, &mut event).await?;
-        let id = sql::insert(db, self.def(), &event.data).await?;
-        let stored = sql::find_by_id(db, self.def(), &id)
+        let id = sql::insert(&self.db, self.def(), &event.data)
+            .await
+            .map_err(|e| write_error(self.def(), &event.data, e))?;
+        let stored = sql::find_by_id(&self.db, self.def(), &id)
             .await?
             .ok_or_else(|| Error::Internal("inserted row not found".into()))?;
         self.model.hooks().after_save(&self.call, &stored, true).await?;
@@ -143,15 +195,18 @@ impl<'a> Store<'a> {
                 id_text(&body_id)
             )));
         }
-        let prepared = prepare(self.def(), &data, WriteKind::Replace)?;
-        self.replace(id, prepared, || {
-            Error::not_found(format!("Could not replace. Object with id {} does not exist!", id_text(id)))
+        let prepared = self.prepare(&data, WriteKind::Replace).await?;
+        self.transaction(async |s| {
+            s.replace(id, prepared, || {
+                Error::not_found(format!("Could not replace. Object with id {} does not exist!", id_text(id)))
+            })
+            .await
         })
         .await
     }
 
     async fn replace(&self, id: &Value, mut data: Instance, missing: impl FnOnce() -> Error) -> Result<Instance> {
-        let Some(current) = sql::find_by_id(self.db, self.def(), id).await? else {
+        let Some(current) = self.find_visible(id).await? else {
             return Err(missing());
         };
         // Properties the replacement leaves out become null (defaults were applied already).
@@ -170,25 +225,28 @@ impl<'a> Store<'a> {
     /// patchAttributes: merges the body into the stored instance.
     pub async fn patch_attributes(&self, id: &Value, body: &Value) -> Result<Instance> {
         let data = body_object(body)?;
-        let Some(current) = sql::find_by_id(self.db, self.def(), id).await? else {
-            return Err(Error::not_found(format!("could not find a model with id {}", id_text(id)))
-                .with_code("MODEL_NOT_FOUND"));
-        };
-        if let Some(body_id) = body_id(self.def(), &data)
-            && self.resolve_id(body_id.clone()).await? != *id
-        {
-            return Err(Error::bad_request(if self.def().force_id() {
-                format!(
-                    "id cannot be updated from {} to {} when forceId is set to true",
-                    id_text(id),
-                    id_text(&body_id)
-                )
-            } else {
-                format!("id property ({}) cannot be updated", self.def().id_property().name)
-            }));
-        }
-        let prepared = prepare(self.def(), &data, WriteKind::Patch)?;
-        self.patch(id, prepared, current).await
+        self.transaction(async |s| {
+            let Some(current) = s.find_visible(id).await? else {
+                return Err(Error::not_found(format!("could not find a model with id {}", id_text(id)))
+                    .with_code("MODEL_NOT_FOUND"));
+            };
+            if let Some(body_id) = body_id(s.def(), &data)
+                && s.resolve_id(body_id.clone()).await? != *id
+            {
+                return Err(Error::bad_request(if s.def().force_id() {
+                    format!(
+                        "id cannot be updated from {} to {} when forceId is set to true",
+                        id_text(id),
+                        id_text(&body_id)
+                    )
+                } else {
+                    format!("id property ({}) cannot be updated", s.def().id_property().name)
+                }));
+            }
+            let prepared = s.prepare(&data, WriteKind::Patch).await?;
+            s.patch(id, prepared, current).await
+        })
+        .await
     }
 
     async fn patch(&self, id: &Value, data: Instance, current: Instance) -> Result<Instance> {
@@ -201,13 +259,21 @@ impl<'a> Store<'a> {
     async fn update_one(&self, id: &Value, data: Instance, current: Instance) -> Result<Instance> {
         let mut event = SaveEvent { is_new: false, data, current: Some(current), where_: None };
         self.model.hooks().before_save(&self.call, &mut event).await?;
-        let where_ = sql::id_where(self.def(), id);
-        sql::update(self.db, self.def(), &where_, &event.data).await?;
-        let stored = sql::find_by_id(self.db, self.def(), id)
+        let where_ = self.access(Some(sql::id_where(self.def(), id))).await?.unwrap_or(sql::id_where(self.def(), id));
+        sql::update(&self.db, self.def(), &where_, &event.data)
+            .await
+            .map_err(|e| write_error(self.def(), &event.data, e))?;
+        let stored = sql::find_by_id(&self.db, self.def(), id)
             .await?
             .ok_or_else(|| Error::not_found(format!("could not find a model with id {}", id_text(id))))?;
         self.model.hooks().after_save(&self.call, &stored, false).await?;
         self.present(stored, &Filter::default()).await
+    }
+
+    /// An id that names a row the `access` hook hides: the caller may neither change nor
+    /// replace it, and creating it would collide, so it is answered as missing.
+    async fn hidden(&self, id: &Value) -> Result<bool> {
+        Ok(sql::exists(&self.db, self.def(), id).await?)
     }
 
     /// patchOrCreate (PATCH /): updates the instance named by the body's id, else creates.
@@ -217,20 +283,22 @@ impl<'a> Store<'a> {
             Some(id) => Some(self.resolve_id(id).await?),
             None => None,
         };
-        match id {
-            None => self.insert(self.db, prepare(self.def(), &data, WriteKind::Create)?).await,
-            Some(id) => {
-                let prepared = prepare(self.def(), &data, WriteKind::Patch)?;
-                match sql::find_by_id(self.db, self.def(), &id).await? {
-                    Some(current) => self.patch(&id, prepared, current).await,
-                    None if self.def().force_id() => Err(Error::not_found(format!(
-                        "Could not update attributes. Object with id {} does not exist!",
-                        id_text(&id)
-                    ))),
-                    None => self.insert_with_id(&data, &id).await,
-                }
+        let Some(id) = id else {
+            let prepared = self.prepare(&data, WriteKind::Create).await?;
+            return self.create_prepared(prepared).await;
+        };
+        let missing = || {
+            Error::not_found(format!("Could not update attributes. Object with id {} does not exist!", id_text(&id)))
+        };
+        self.transaction(async |s| match s.find_visible(&id).await? {
+            Some(current) => {
+                let prepared = s.prepare(&data, WriteKind::Patch).await?;
+                s.patch(&id, prepared, current).await
             }
-        }
+            None if s.def().force_id() || s.hidden(&id).await? => Err(missing()),
+            None => s.insert_with_id(&data, &id).await,
+        })
+        .await
     }
 
     /// replaceOrCreate (PUT /, POST /replaceOrCreate).
@@ -240,25 +308,26 @@ impl<'a> Store<'a> {
             Some(id) => Some(self.resolve_id(id).await?),
             None => None,
         };
-        match id {
-            None => self.insert(self.db, prepare(self.def(), &data, WriteKind::Create)?).await,
-            Some(id) => {
-                if !self.def().force_id() && !sql::exists(self.db, self.def(), &id).await? {
-                    return self.insert_with_id(&data, &id).await;
-                }
-                let prepared = prepare(self.def(), &data, WriteKind::Replace)?;
-                self.replace(&id, prepared, || {
-                    Error::not_found(format!("Could not replace. Object with id {} does not exist!", id_text(&id)))
-                })
-                .await
+        let Some(id) = id else {
+            let prepared = self.prepare(&data, WriteKind::Create).await?;
+            return self.create_prepared(prepared).await;
+        };
+        let missing =
+            || Error::not_found(format!("Could not replace. Object with id {} does not exist!", id_text(&id)));
+        self.transaction(async |s| {
+            if !s.def().force_id() && !sql::exists(&s.db, s.def(), &id).await? {
+                return s.insert_with_id(&data, &id).await;
             }
-        }
+            let prepared = s.prepare(&data, WriteKind::Replace).await?;
+            s.replace(&id, prepared, missing).await
+        })
+        .await
     }
 
     async fn insert_with_id(&self, data: &Instance, id: &Value) -> Result<Instance> {
-        let mut prepared = prepare(self.def(), data, WriteKind::Create)?;
+        let mut prepared = self.prepare(data, WriteKind::Create).await?;
         prepared.insert(self.def().id_property().name.clone(), id.clone());
-        self.insert(self.db, prepared).await
+        self.insert(prepared).await
     }
 
     /// upsertWithWhere: validates the data alone, then patches the single match or creates.
@@ -267,29 +336,35 @@ impl<'a> Store<'a> {
         if data.is_empty() {
             return Err(Error::bad_request("data object cannot be empty!"));
         }
-        let prepared = prepare(self.def(), &data, WriteKind::Create)?;
-        let filter = Filter { where_: self.access(Some(where_)).await?, limit: Some(2), ..Filter::default() };
-        let mut matches = sql::find(self.db, self.def(), &filter).await?;
-        match matches.len() {
-            0 => self.insert(self.db, prepared).await,
-            1 => {
-                let current = matches.pop().expect("one match");
-                let id = current.get(&self.def().id_property().name).cloned().unwrap_or(Value::Null);
-                let patch = prepare(self.def(), &data, WriteKind::Patch)?;
-                self.patch(&id, patch, current).await
+        let prepared = self.prepare(&data, WriteKind::Create).await?;
+        self.transaction(async |s| {
+            let filter = Filter { where_: Some(where_), limit: Some(2), ..Filter::default() };
+            let mut matches = s.find_raw(filter).await?;
+            match matches.len() {
+                0 => s.insert(prepared).await,
+                1 => {
+                    let current = matches.pop().expect("one match");
+                    let id = current.get(&s.def().id_property().name).cloned().unwrap_or(Value::Null);
+                    let patch = s.prepare(&data, WriteKind::Patch).await?;
+                    s.patch(&id, patch, current).await
+                }
+                _ => Err(Error::bad_request(
+                    "There are multiple instances found.Upsert Operation will not be performed!",
+                )),
             }
-            _ => Err(Error::bad_request("There are multiple instances found.Upsert Operation will not be performed!")),
-        }
+        })
+        .await
     }
 
     /// updateAll: sets the data on every row matching a non-empty where.
     pub async fn update_all(&self, where_: Where, body: &Value) -> Result<u64> {
-        let data = prepare(self.def(), &body_object(body)?, WriteKind::UpdateAll)?;
-        let where_ =
-            self.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("updateAll requires a where"))?;
-        let mut event = SaveEvent { is_new: false, data, current: None, where_: Some(where_.clone()) };
-        self.model.hooks().before_save(&self.call, &mut event).await?;
-        Ok(sql::update(self.db, self.def(), &where_, &event.data).await?)
+        let data = self.prepare(&body_object(body)?, WriteKind::UpdateAll).await?;
+        self.transaction(async |s| {
+            let where_ =
+                s.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("updateAll requires a where"))?;
+            s.update_rows(where_, data).await
+        })
+        .await
     }
 
     /// deleteById: `{count}` of 0 or 1.
@@ -299,18 +374,27 @@ impl<'a> Store<'a> {
 
     /// Deletes every row matching `where_` (after the access hook).
     pub async fn delete_where(&self, where_: Where) -> Result<u64> {
-        let where_ = self.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("delete requires a where"))?;
-        self.model.hooks().before_delete(&self.call, &where_).await?;
-        let n = sql::delete(self.db, self.def(), &where_).await?;
-        self.model.hooks().after_delete(&self.call, &where_, n).await?;
-        Ok(n)
+        self.transaction(async |s| {
+            let where_ = s.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("delete requires a where"))?;
+            s.model.hooks().before_delete(&s.call, &where_).await?;
+            let n = sql::delete(&s.db, s.def(), &where_).await?;
+            s.model.hooks().after_delete(&s.call, &where_, n).await?;
+            Ok(n)
+        })
+        .await
     }
 
     /// Updates the rows matching `where_` with prepared data (server code; runs `before_save`).
     pub async fn update_where(&self, where_: &Where, data: &Instance) -> Result<u64> {
-        let mut event = SaveEvent { is_new: false, data: data.clone(), current: None, where_: Some(where_.clone()) };
+        self.transaction(async |s| s.update_rows(where_.clone(), data.clone()).await).await
+    }
+
+    async fn update_rows(&self, where_: Where, data: Instance) -> Result<u64> {
+        let mut event = SaveEvent { is_new: false, data, current: None, where_: Some(where_.clone()) };
         self.model.hooks().before_save(&self.call, &mut event).await?;
-        Ok(sql::update(self.db, self.def(), where_, &event.data).await?)
+        sql::update(&self.db, self.def(), &where_, &event.data)
+            .await
+            .map_err(|e| write_error(self.def(), &event.data, e))
     }
 
     async fn present_all(&self, rows: Vec<Instance>, filter: &Filter) -> Result<Vec<Instance>> {

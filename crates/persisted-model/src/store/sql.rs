@@ -93,7 +93,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &
                 continue;
             }
             columns.push(Alias::new(p.column.as_str()));
-            values.push(Expr::val(to_db(p.ty, v)));
+            values.push(Expr::val(to_db(p.ty, v, backend)));
         }
     }
     if columns.is_empty() {
@@ -133,7 +133,7 @@ pub async fn update<C: ConnectionTrait>(
     let mut any = false;
     for p in &model.properties {
         if let Some(v) = data.get(&p.name) {
-            update.value(Alias::new(p.column.as_str()), Expr::val(to_db(p.ty, v)));
+            update.value(Alias::new(p.column.as_str()), Expr::val(to_db(p.ty, v, backend)));
             any = true;
         }
     }
