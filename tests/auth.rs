@@ -349,7 +349,7 @@ async fn applications_can_bring_their_own_user_and_token_models() {
             .build()
             .await
             .unwrap();
-        let t = TestApp { api, backend: backend.name };
+        let t = TestApp { api, backend: backend.name, temp_file: None };
         let email = format!("n{}@example.com", std::process::id());
         let res = t.post("/api/Users", json!({"email": email, "password": "pw", "nickname": "Nick"})).await;
         assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);

@@ -12,4 +12,5 @@ mod filters;
 mod hooks;
 mod openapi;
 mod relations;
+mod robustness;
 mod routes;

@@ -9,6 +9,10 @@
 //! `User` and `AccessToken` models are served too (`/api/Users`, `/api/accessTokens`), and
 //! `DEMO_SEED=1` creates `admin@example.com` / `adminpass` (role `admin`, which may do anything
 //! with access tokens) and `alice@example.com` / `alicepass`.
+//!
+//! The server runs with the framework's default limits (pages of at most 1,000 rows, at most
+//! 10,000 included instances and 100 items per array body, 100 kB bodies) and answers
+//! `GET /healthz` and `GET /readyz` for load balancers.
 
 mod category;
 mod product;
@@ -89,6 +93,7 @@ async fn main() -> std::io::Result<()> {
     HttpServer::new(move || {
         App::new()
             .wrap(from_fn(log_request))
+            .service(api.health())
             .service(api.explorer("/api"))
             .service(api.scope("/api"))
             .default_service(web::to(url_not_found))

@@ -45,8 +45,30 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    on_each_backend_with(Settings::default(), check).await;
+}
+
+/// How a test app is built.
+#[derive(Clone, Default)]
+pub struct Settings {
+    /// Users, tokens and roles (admin and alice).
+    pub auth: bool,
+    /// The pool's size (default: the framework's).
+    pub pool: Option<u32>,
+    /// Query limits instead of the defaults.
+    pub limits: Option<persisted_model::filter::FilterLimits>,
+    /// Items per array body instead of the default.
+    pub max_batch: Option<usize>,
+}
+
+/// Runs `check` once per backend with a fresh app built with `settings`.
+pub async fn on_each_backend_with<F, Fut>(settings: Settings, check: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
     for backend in backends() {
-        let app = TestApp::new(&backend).await;
+        let app = TestApp::build_with(&backend, &settings).await;
         check(app.clone()).await;
         app.drop_tables().await;
     }
@@ -63,11 +85,7 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
-    for backend in backends() {
-        let app = TestApp::build(&backend, true).await;
-        check(app.clone()).await;
-        app.drop_tables().await;
-    }
+    on_each_backend_with(Settings { auth: true, ..Settings::default() }, check).await;
 }
 
 /// The app under test and a way to call it.
@@ -75,6 +93,8 @@ where
 pub struct TestApp {
     pub api: RestApi,
     pub backend: &'static str,
+    /// A SQLite file made for this app, removed with its tables.
+    pub temp_file: Option<std::path::PathBuf>,
 }
 
 /// A response, its body parsed as JSON when it is JSON.
@@ -104,9 +124,26 @@ impl TestApp {
     }
 
     async fn build(backend: &Backend, auth: bool) -> Self {
+        Self::build_with(backend, &Settings { auth, ..Settings::default() }).await
+    }
+
+    pub async fn build_with(backend: &Backend, settings: &Settings) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
+        let auth = settings.auth;
         let suffix = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let db = persisted_model::connect(&backend.url).await.expect("connect to the test database");
+        let mut url = backend.url.clone();
+        let mut temp_file = None;
+        if settings.pool.is_some_and(|n| n > 1) && url == "sqlite::memory:" {
+            // Connections to one in-memory database would each see their own: use a file.
+            let path = std::env::temp_dir().join(format!("pm_{suffix}.db"));
+            url = format!("sqlite://{}?mode=rwc", path.display());
+            temp_file = Some(path);
+        }
+        let mut opts = persisted_model::connect_options(&url);
+        if let Some(n) = settings.pool {
+            opts.max_connections(n).min_connections(1);
+        }
+        let db = sea_orm::Database::connect(opts).await.expect("connect to the test database");
         use models::*;
         let mut builder = RestApi::builder(db)
             .handle(handle::<category::Model>(&suffix))
@@ -120,7 +157,15 @@ impl TestApp {
             .handle(handle::<note::Model>(&suffix))
             .handle(handle::<memo::Model>(&suffix))
             .handle(handle::<secret::Model>(&suffix))
+            .handle(handle::<gadget::Model>(&suffix))
+            .handle(handle::<journal::Model>(&suffix))
             .body_limit(16 * 1024);
+        if let Some(limits) = &settings.limits {
+            builder = builder.limits(limits.clone());
+        }
+        if let Some(n) = settings.max_batch {
+            builder = builder.max_batch(n);
+        }
         if auth {
             builder = AccessTokens::new()
                 .token_path("accessTokens")
@@ -139,7 +184,7 @@ impl TestApp {
             create_user(&api, "alice@example.com", "alicepass").await.expect("seed alice");
             add_user_to_role(&api, &admin, "admin").await.expect("seed admin role");
         }
-        Self { api, backend: backend.name }
+        Self { api, backend: backend.name, temp_file }
     }
 
     /// Logs in and returns the token.
@@ -168,6 +213,9 @@ impl TestApp {
     pub async fn drop_tables(&self) {
         use sea_orm::ConnectionTrait;
         let state = self.api.state();
+        if let Some(path) = &self.temp_file {
+            let _ = std::fs::remove_file(path);
+        }
         if self.backend == "sqlite" {
             return;
         }
@@ -201,6 +249,7 @@ impl TestApp {
     async fn send(&self, req: test::TestRequest) -> Resp {
         let app = test::init_service(
             App::new()
+                .service(self.api.health())
                 .service(self.api.explorer("/api"))
                 .service(self.api.scope("/api"))
                 .default_service(web::to(url_not_found)),
@@ -213,6 +262,32 @@ impl TestApp {
         let raw = test::read_body(res).await.to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
         Resp { status, content_type, body, raw }
+    }
+
+    /// The status of a GET with a token.
+    pub async fn get_as(&self, token: &str, uri: &str) -> StatusCode {
+        self.call_as(token, Method::GET, uri, None).await.status
+    }
+
+    /// The first column of the first row of `sql`, where `{model}` names a model's table
+    /// (lower-case model name), as JSON.
+    pub async fn scalar(&self, sql: &str) -> Value {
+        use sea_orm::ConnectionTrait;
+        let state = self.api.state();
+        let mut sql = sql.to_owned();
+        for model in state.registry.iter() {
+            let def = model.definition();
+            let quoted =
+                if self.backend == "mysql" { format!("`{}`", def.table) } else { format!("\"{}\"", def.table) };
+            sql = sql.replace(&format!("{{{}}}", def.name.to_lowercase()), &quoted);
+        }
+        let backend = state.db.get_database_backend();
+        let row =
+            state.db.query_one_raw(sea_orm::Statement::from_string(backend, sql)).await.expect("query").expect("a row");
+        if let Ok(s) = row.try_get_by_index::<String>(0) {
+            return Value::String(s);
+        }
+        row.try_get_by_index::<i64>(0).map(Value::from).unwrap_or(Value::Null)
     }
 
     pub async fn get(&self, uri: &str) -> Resp {

@@ -20,6 +20,7 @@ pub mod category {
     #[sea_orm(table_name = "category")]
     #[persisted_model(has_many(name = "products", model = "Product", foreign_key = "categoryId"))]
     #[persisted_model(has_many(name = "secrets", model = "Secret", foreign_key = "categoryId"))]
+    #[persisted_model(has_many(name = "memos", model = "Memo", foreign_key = "categoryId"))]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -184,12 +185,14 @@ pub mod memo {
     /// A model that overrides its hooks.
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
     #[sea_orm(table_name = "memo")]
+    #[serde(rename_all = "camelCase")]
     #[persisted_model(custom_hooks)]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
         pub text: String,
         pub archived: Option<bool>,
+        pub category_id: Option<i32>,
     }
     no_relations!();
 
@@ -346,6 +349,64 @@ pub mod session {
 
         async fn before_delete(ctx: &CallContext<'_>, where_: &persisted_model::filter::Where) -> Result<(), Error> {
             persisted_model_access_token::access_token::before_delete(ctx, where_).await
+        }
+    }
+}
+
+pub mod gadget {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// Column shapes: a declared length, unbounded text, a unique string, a naive date-time
+    /// (PostgreSQL `timestamp`) and JSON.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "gadget")]
+    #[serde(rename_all = "camelCase")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(column_type = "String(StringLen::N(10))", nullable)]
+        pub code: Option<String>,
+        pub label: Option<String>,
+        #[sea_orm(unique)]
+        pub sku: Option<String>,
+        pub made_at: Option<DateTime>,
+        pub specs: Option<Json>,
+    }
+    no_relations!();
+}
+
+pub mod journal {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::{Value, json};
+
+    /// A model whose hooks write another model: each saved entry leaves a Note, and "boom" is
+    /// refused after the notes of the entries before it were written.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "journal")]
+    #[persisted_model(custom_hooks)]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub text: String,
+    }
+    no_relations!();
+
+    impl ModelHooks for Model {
+        async fn before_save(_ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+            if event.data.get("text") == Some(&Value::from("boom")) {
+                return Err(Error::new(actix_web::http::StatusCode::CONFLICT, "boom"));
+            }
+            Ok(())
+        }
+
+        async fn after_save(ctx: &CallContext<'_>, instance: &Instance, _is_new: bool) -> Result<(), Error> {
+            let notes = ctx.store("Note").expect("Note is registered");
+            notes.create(&json!({"title": instance.get("text").cloned().unwrap_or_default()})).await?;
+            Ok(())
         }
     }
 }

@@ -7,8 +7,8 @@
 use std::sync::Mutex;
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 type CommitAction = Box<dyn FnOnce() + Send>;
@@ -55,7 +55,18 @@ impl<'a> Db<'a> {
     /// write joins the outer write and rolls back with it).
     pub(crate) async fn begin(&self) -> Result<Option<Transaction>, DbErr> {
         match self.conn {
-            Conn::Pool(db) => Ok(Some(Transaction { txn: db.begin().await?, after_commit: Mutex::new(Vec::new()) })),
+            Conn::Pool(db) => {
+                // SQLite: take the write lock at BEGIN. Two deferred transactions that both read
+                // and then write deadlock, and SQLite answers one of them "database is locked"
+                // at once instead of waiting.
+                let options = TransactionOptions {
+                    sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+                        .then_some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                };
+                let txn = db.begin_with_options(options).await?;
+                Ok(Some(Transaction { txn, after_commit: Mutex::new(Vec::new()) }))
+            }
             Conn::Transaction(_) => Ok(None),
         }
     }

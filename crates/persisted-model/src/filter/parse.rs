@@ -40,8 +40,10 @@ pub fn parse_filter(
     usage: FilterUse,
 ) -> Result<Filter, FilterError> {
     check_depth(value, limits)?;
+    let empty = Map::new();
     let obj = match value {
-        Value::Null => return Ok(Filter::default()),
+        // No filter still gets the page limits.
+        Value::Null => &empty,
         Value::Object(obj) => obj,
         _ => return Err(FilterError::not_an_object()),
     };

@@ -20,17 +20,34 @@ use crate::model::{Instance, ModelHandle, Relation, RelationKind};
 const CHUNK: usize = 256;
 
 /// How many more related instances this request may load and place in its response.
+///
+/// Only what the top level attaches is counted, each instance with everything nested in it;
+/// nested levels attach at most the rows they fetched (their fan-out comes back at the top),
+/// and every fetch is stopped one row past what is left.
 pub(super) struct Budget {
     left: Cell<usize>,
     max: usize,
+    nested: bool,
 }
 
 impl Budget {
     pub(super) fn new(max: usize) -> Self {
-        Self { left: Cell::new(max), max }
+        Self { left: Cell::new(max), max, nested: false }
+    }
+
+    /// The same budget for a nested level: it guards fetches but counts nothing.
+    fn nested(&self) -> Budget {
+        Budget { left: Cell::new(self.left.get()), max: self.max, nested: true }
     }
 
     fn spend(&self, n: usize) -> Result<()> {
+        if self.nested {
+            return Ok(());
+        }
+        self.exceeds(n)
+    }
+
+    fn exceeds(&self, n: usize) -> Result<()> {
         match self.left.get().checked_sub(n) {
             Some(left) => {
                 self.left.set(left);
@@ -234,9 +251,10 @@ async fn fetch_in(
         let filter = Filter { limit: Some(filter.limit.map_or(most, |l| l.min(most))), ..filter };
         let mut rows = sql::find(&store.db, store.model.definition(), &filter).await?;
         if rows.len() > budget.left.get() {
-            budget.spend(rows.len())?;
+            budget.exceeds(rows.len())?;
         }
-        load(store, &mut rows, &Filter { include: scope.include.clone(), ..Filter::default() }, budget).await?;
+        let nested = budget.nested();
+        load(store, &mut rows, &Filter { include: scope.include.clone(), ..Filter::default() }, &nested).await?;
         out.extend(rows);
     }
     Ok(out)

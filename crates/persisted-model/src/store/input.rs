@@ -115,6 +115,10 @@ pub fn apply_defaults(model: &ModelDefinition, data: &mut Instance) {
 /// properties `data` sets for partial updates.
 pub fn check_required(model: &ModelDefinition, data: &Instance, all: bool, errors: &mut ValidationError) {
     for p in model.properties.iter().filter(|p| p.required && !p.generated) {
+        // A value refused for its type or length is reported as that, not also as missing.
+        if errors.violations.iter().any(|v| v.property == p.name) {
+            continue;
+        }
         match data.get(&p.name) {
             None if all => errors.add(&p.name, Rule::Presence, None),
             Some(v) if is_blank(p, v) => errors.add(&p.name, Rule::Presence, Some(v)),
