@@ -88,11 +88,9 @@ async fn has_many_through_writes_are_atomic() {
     .await;
 }
 
-fn filter_status(t: &TestApp, filter: Value) -> impl std::future::Future<Output = (StatusCode, Value)> + '_ {
-    async move {
-        let res = t.get(&format!("/api/Products?filter={}", q(filter))).await;
-        (res.status, res.body)
-    }
+async fn filter_status(t: &TestApp, filter: Value) -> (StatusCode, Value) {
+    let res = t.get(&format!("/api/Products?filter={}", q(filter))).await;
+    (res.status, res.body)
 }
 
 #[actix_web::test]
