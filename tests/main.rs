@@ -7,6 +7,7 @@ mod acl;
 mod auth;
 mod crud;
 mod errors;
+mod faults;
 mod filter_model;
 mod filters;
 mod hooks;

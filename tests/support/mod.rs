@@ -104,6 +104,7 @@ pub struct Resp {
     pub content_type: String,
     pub body: Value,
     pub raw: Vec<u8>,
+    pub retry_after: Option<String>,
 }
 
 impl Resp {
@@ -259,9 +260,10 @@ impl TestApp {
         let status = res.status();
         let content_type =
             res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let raw = test::read_body(res).await.to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Resp { status, content_type, body, raw }
+        Resp { status, content_type, body, raw, retry_after }
     }
 
     /// The status of a GET with a token.
