@@ -10,6 +10,7 @@ mod errors;
 mod faults;
 mod filter_model;
 mod filters;
+mod fuzz;
 mod hooks;
 mod openapi;
 mod relations;
