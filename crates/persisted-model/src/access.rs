@@ -167,7 +167,9 @@ pub(crate) async fn authorize(
     model_id: Option<&Value>,
 ) -> Result<()> {
     let aliases: Vec<&str> = method.aliases.to_vec();
-    authorize_as(state, caller, model, &method.name, &aliases, method.access, model_id, method.scopes.as_deref()).await
+    Check::on_pool(state, caller)
+        .authorize_as(model, &method.name, &aliases, method.access, model_id, method.scopes.as_deref())
+        .await
 }
 
 /// One authorization question's context: the policy, the connection role lookups use (a
@@ -178,7 +180,13 @@ pub(crate) struct Check<'a> {
     pub(crate) caller: &'a Caller,
 }
 
-impl Check<'_> {
+impl<'a> Check<'a> {
+    /// A check that looks roles up on the pool (outside any write).
+    pub(crate) fn on_pool(state: &'a RestState, caller: &'a Caller) -> Self {
+        Check { state, db: Db::pool(&state.db), caller }
+    }
+
+    /// Checks `method` on `model` (for the instance `model_id`).
     pub(crate) async fn authorize_as(
         &self,
         model: &ModelDefinition,
@@ -214,23 +222,6 @@ impl Check<'_> {
     }
 }
 
-/// Checks `method` on `model` for `caller`, looking roles up on the pool.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn authorize_as(
-    state: &RestState,
-    caller: &Caller,
-    model: &ModelDefinition,
-    method: &str,
-    aliases: &[&str],
-    access: AccessType,
-    model_id: Option<&Value>,
-    scopes: Option<&[String]>,
-) -> Result<()> {
-    Check { state, db: Db::pool(&state.db), caller }
-        .authorize_as(model, method, aliases, access, model_id, scopes)
-        .await
-}
-
 /// 401 for an anonymous caller, 403 for an authenticated one (or 401 always, as LoopBack 3
 /// answered by default, when the application asks for it).
 pub(crate) fn denied(state: &RestState, caller: &Caller) -> Error {
@@ -253,7 +244,9 @@ pub(crate) fn authorize_includes<'a>(
             let Some(rel) = model.relation(&include.relation) else { continue };
             let Some(target) = state.registry.get(&rel.model) else { continue };
             if rel.authorize_target {
-                authorize_as(state, caller, target.definition(), "find", &[], AccessType::Read, None, None).await?;
+                Check::on_pool(state, caller)
+                    .authorize_as(target.definition(), "find", &[], AccessType::Read, None, None)
+                    .await?;
             }
             authorize_includes(state, caller, target.definition(), &include.scope.include).await?;
         }

@@ -47,7 +47,7 @@ pub(crate) async fn handle(
     if rel.authorize_target {
         let (method, access) = target_method(op);
         let state = args.state;
-        crate::access::authorize_as(state, caller, tdef, method, &[], access, None, None).await?;
+        crate::access::Check::on_pool(state, caller).authorize_as(tdef, method, &[], access, None, None).await?;
     }
     if let RelationOp::Get = op {
         crate::access::authorize_includes(args.state, caller, tdef, &filter.include).await?;
