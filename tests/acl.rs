@@ -137,3 +137,29 @@ async fn entries_from_the_acl_table_apply_at_once() {
     })
     .await;
 }
+
+/// hasManyThrough link and unlink write the through model, not the target: they are checked
+/// against the through model's ACLs (and the target must be readable).
+#[actix_web::test]
+async fn links_are_authorized_on_the_through_model() {
+    use crate::support::{Settings, on_each_backend_with};
+    use persisted_model::acl::AclEntry;
+    let deny = |model: &str, method: &str| AclEntry::role(model, method, None, "$everyone").deny();
+    let settings = Settings {
+        acls: vec![deny("Patient", "create"), deny("Patient", "deleteById"), deny("Appointment", "deleteById")],
+        ..Settings::default()
+    };
+    on_each_backend_with(settings, |t| async move {
+        let house = t.create("/api/Physicians", json!({"name": "House"})).await;
+        let state = t.api.state();
+        let patients = state.store("Patient", "seed", None).unwrap();
+        let sam = patients.create(&json!({"name": "Sam"})).await.unwrap()["id"].clone();
+        let link = t.put(&format!("/api/Physicians/{house}/patients/rel/{sam}"), json!({})).await;
+        assert_eq!(link.status, StatusCode::OK, "[{}] linking creates an Appointment: {:?}", t.backend, link.body);
+        let create = t.post(&format!("/api/Physicians/{house}/patients"), json!({"name": "Ann"})).await;
+        assert_eq!(create.status, StatusCode::UNAUTHORIZED, "creating through the relation creates a Patient");
+        let unlink = t.delete(&format!("/api/Physicians/{house}/patients/rel/{sam}")).await;
+        assert_eq!(unlink.status, StatusCode::UNAUTHORIZED, "unlinking deletes an Appointment: {:?}", unlink.body);
+    })
+    .await;
+}

@@ -59,6 +59,8 @@ pub struct Settings {
     pub limits: Option<persisted_model::filter::FilterLimits>,
     /// Items per array body instead of the default.
     pub max_batch: Option<usize>,
+    /// Application-level ACL entries.
+    pub acls: Vec<AclEntry>,
 }
 
 /// Runs `check` once per backend with a fresh app built with `settings`.
@@ -166,6 +168,9 @@ impl TestApp {
         }
         if let Some(n) = settings.max_batch {
             builder = builder.max_batch(n);
+        }
+        for entry in &settings.acls {
+            builder = builder.acl(entry.clone());
         }
         if auth {
             builder = AccessTokens::new()

@@ -45,9 +45,11 @@ pub(crate) async fn handle(
     // whether the caller may touch its data at all (security rule 11).
     authorize_source.await?;
     if rel.authorize_target {
-        let (method, access) = target_method(op);
-        let state = args.state;
-        crate::access::Check::on_pool(state, caller).authorize_as(tdef, method, &[], access, None, None).await?;
+        let check = crate::access::Check::on_pool(args.state, caller);
+        for (on_through, method, access) in target_checks(rel.kind, op) {
+            let model = if on_through { crate::store::through_model(store, rel)?.definition() } else { tdef };
+            check.authorize_as(model, method, &[], access, None, None).await?;
+        }
     }
     if let RelationOp::Get = op {
         crate::access::authorize_includes(args.state, caller, tdef, &filter.include).await?;
@@ -213,14 +215,22 @@ async fn through(
                     let Some(child) = child.filter(|c| !c.is_null()) else {
                         return Err(Error::not_found(format!("No instance with id {raw_fk} found for {}", tdef.name)));
                     };
-                    if !tstore.exists(&child).await? {
-                        return Err(Error::not_found(format!("No instance with id {raw_fk} found for {}", tdef.name)));
-                    }
                     let mut link = body_object(body)?;
                     link.insert(fk.to_owned(), id.clone());
-                    link.insert(key_through.clone(), child);
-                    let created =
-                        lstore.create_prepared(prepare(through.definition(), &link, WriteKind::Create)?).await?;
+                    link.insert(key_through.clone(), child.clone());
+                    // The target is checked and linked in one transaction.
+                    let created = tstore
+                        .transaction(async |t| {
+                            if !t.exists(&child).await? {
+                                return Err(Error::not_found(format!(
+                                    "No instance with id {raw_fk} found for {}",
+                                    tdef.name
+                                )));
+                            }
+                            let link = prepare(through.definition(), &link, WriteKind::Create)?;
+                            t.for_model(through, "find").create_prepared(link).await
+                        })
+                        .await?;
                     Ok(json_ok(&Value::Object(created)))
                 }
                 RelationOp::Exists => {
@@ -290,12 +300,23 @@ fn with_key(body: &Value, fk: &str, id: &Value) -> Result<Value> {
     Ok(Value::Object(obj))
 }
 
-/// The target model's method a relation operation amounts to.
-fn target_method(op: RelationOp) -> (&'static str, AccessType) {
+/// What a relation operation does to the target model (`false`) and, for hasManyThrough, to
+/// the through model that holds the links (`true`): linking creates a through row, unlinking
+/// deletes one, and neither touches the target.
+fn target_checks(kind: RelationKind, op: RelationOp) -> Vec<(bool, &'static str, AccessType)> {
+    use AccessType::{Read, Write};
+    let through = kind == RelationKind::HasManyThrough;
     match op {
-        RelationOp::Get | RelationOp::Count | RelationOp::FindById | RelationOp::Exists => ("find", AccessType::Read),
-        RelationOp::Create | RelationOp::Link => ("create", AccessType::Write),
-        RelationOp::Update | RelationOp::UpdateById => ("patchAttributes", AccessType::Write),
-        RelationOp::Delete | RelationOp::DestroyById | RelationOp::Unlink => ("deleteById", AccessType::Write),
+        RelationOp::Get | RelationOp::Count | RelationOp::FindById | RelationOp::Exists => {
+            vec![(false, "find", Read)]
+        }
+        RelationOp::Create if through => vec![(false, "create", Write), (true, "create", Write)],
+        RelationOp::Create => vec![(false, "create", Write)],
+        RelationOp::Link => vec![(false, "find", Read), (true, "create", Write)],
+        RelationOp::Update | RelationOp::UpdateById => vec![(false, "patchAttributes", Write)],
+        RelationOp::Unlink => vec![(true, "deleteById", Write)],
+        RelationOp::Delete if through => vec![(true, "deleteById", Write)],
+        RelationOp::DestroyById if through => vec![(false, "deleteById", Write), (true, "deleteById", Write)],
+        RelationOp::Delete | RelationOp::DestroyById => vec![(false, "deleteById", Write)],
     }
 }
