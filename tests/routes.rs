@@ -64,3 +64,27 @@ async fn every_route_of_the_table_answers() {
     })
     .await;
 }
+
+/// A registry that does not fit together is refused by `build()`, with every problem listed,
+/// instead of answering 500 on the first request that meets it.
+#[actix_web::test]
+async fn build_reports_every_configuration_problem() {
+    use persisted_model::acl::AclEntry;
+    use persisted_model::{Error, ModelHandle, RestApi};
+    let db = persisted_model::connect("sqlite::memory:").await.unwrap();
+    let result = RestApi::builder(db)
+        .handle(ModelHandle::of::<crate::support::models::product::Model>())
+        .acl(AclEntry::role("Product", "fnd", None, "$everyone"))
+        .acl(AclEntry::role("Prodcut", "*", None, "$everyone"))
+        .build()
+        .await;
+    let Err(Error::Configuration(problems)) = result else { panic!("build accepted an inconsistent registry") };
+    assert_eq!(
+        problems,
+        vec![
+            "Product.category (BelongsTo): the target model \"Category\" is not registered",
+            "An application ACL names the method \"fnd\" of Product, which has no such remote method",
+            "An application ACL names the model \"Prodcut\", which is not registered",
+        ]
+    );
+}

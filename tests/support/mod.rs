@@ -172,6 +172,10 @@ impl TestApp {
         for entry in &settings.acls {
             builder = builder.acl(entry.clone());
         }
+        if !auth {
+            // Secret belongs to a User: without the auth models, a bare, private one.
+            builder = builder.handle(handle::<person::Model>(&suffix).map_definition(|d| d.settings.public = false));
+        }
         if auth {
             builder = AccessTokens::new()
                 .token_path("accessTokens")

@@ -410,3 +410,20 @@ pub mod journal {
         }
     }
 }
+
+pub mod person {
+    use persisted_model::prelude::*;
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A bare `User` for apps without the access-token models (Secret belongs to a User).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    #[sea_orm(table_name = "person")]
+    #[persisted_model(name = "User")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub email: Option<String>,
+    }
+    no_relations!();
+}

@@ -168,20 +168,23 @@ impl AccessTokens {
         let token_path = self.token_path.clone();
         let (max_ttl, eternal, raw) = (self.max_ttl.unwrap_or(MAX_TTL), self.allow_eternal, self.store_raw_tokens);
         let custom_tokens = self.token_model.is_some();
-        let tokens = (self.token_model.unwrap_or(ModelHandle::of::<access_token::Model>))().map_definition(|d| {
-            if !custom_tokens {
-                table(d);
-            }
-            if d.acls.is_empty() {
-                d.acls = access_token::default_acls();
-            }
-            if let Some(p) = token_path {
-                d.path = p;
-            }
-            d.settings.extra.insert("maxTTL".into(), Value::from(max_ttl));
-            d.settings.extra.insert("allowEternalTokens".into(), Value::from(eternal));
-            d.settings.extra.insert("storeRawTokens".into(), Value::from(raw));
-        });
+        let tokens = (self.token_model.unwrap_or(ModelHandle::of::<access_token::Model>))()
+            .map_definition(|d| {
+                if !custom_tokens {
+                    table(d);
+                }
+                if d.acls.is_empty() {
+                    d.acls = access_token::default_acls();
+                }
+                if let Some(p) = token_path {
+                    d.path = p;
+                }
+                d.settings.extra.insert("maxTTL".into(), Value::from(max_ttl));
+                d.settings.extra.insert("allowEternalTokens".into(), Value::from(eternal));
+                d.settings.extra.insert("storeRawTokens".into(), Value::from(raw));
+            })
+            // Minting for another user is decided by an ACL on this name (no route of its own).
+            .with_acl_method("createForAnyUser");
         let hidden = |d: &mut persisted_model::ModelDefinition| {
             table(d);
             d.settings.public = false;

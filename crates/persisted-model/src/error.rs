@@ -38,6 +38,11 @@ pub enum Error {
     /// Something that should not happen; the client sees only "Internal Server Error".
     #[error("internal error: {0}")]
     Internal(String),
+    /// The models and settings given to `RestApiBuilder::build` do not fit together (an
+    /// unregistered relation target, a missing key, an ACL naming no method...): every
+    /// problem found, one per line. Only `build` returns it.
+    #[error("the REST API cannot be built:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Configuration(Vec<String>),
 }
 
 /// The crate's result type.
@@ -93,7 +98,7 @@ impl Error {
         match self {
             Error::Http { status, .. } => *status,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Database(_) | Error::Internal(_) | Error::Configuration(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -131,7 +136,7 @@ impl Error {
                 out.insert("message".into(), json!(v.to_string()));
                 out.insert("details".into(), v.details());
             }
-            Error::Database(_) | Error::Internal(_) | Error::Unavailable(_) => {
+            Error::Database(_) | Error::Internal(_) | Error::Unavailable(_) | Error::Configuration(_) => {
                 unreachable!("5xx handled above")
             }
         }

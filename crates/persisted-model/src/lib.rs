@@ -80,18 +80,19 @@ pub use rest::{
 #[doc(inline)]
 pub use store::Store;
 
-/// The SQL text and bound values of the SELECT a filter makes (for benchmarks and debugging).
+/// The SQL text and bound values of the SELECT a filter makes (for benchmarks and debugging);
+/// an error when the filter names a property the model lacks.
 pub fn store_select_sql(
     model: &ModelDefinition,
     filter: &filter::Filter,
     backend: sea_orm::DbBackend,
-) -> (String, sea_orm::sea_query::Values) {
-    let stmt = store::select_statement(model, filter, backend);
-    match backend {
+) -> Result<(String, sea_orm::sea_query::Values), sea_orm::DbErr> {
+    let stmt = store::select_statement(model, filter, backend)?;
+    Ok(match backend {
         sea_orm::DbBackend::Postgres => stmt.build(sea_orm::sea_query::PostgresQueryBuilder),
         sea_orm::DbBackend::MySql => stmt.build(sea_orm::sea_query::MysqlQueryBuilder),
         _ => stmt.build(sea_orm::sea_query::SqliteQueryBuilder),
-    }
+    })
 }
 #[doc(inline)]
 pub use validation::{Rule, ValidationError, Violation};

@@ -28,8 +28,6 @@ use crate::password;
     acl(role = "$owner", property = "findById", permission = "ALLOW"),
     acl(role = "$owner", property = "patchAttributes", permission = "ALLOW"),
     acl(role = "$owner", property = "replaceById", permission = "ALLOW"),
-    acl(role = "$everyone", property = "verify", access_type = "EXECUTE", permission = "ALLOW"),
-    acl(role = "$everyone", property = "confirm", permission = "ALLOW"),
     acl(role = "$everyone", property = "resetPassword", access_type = "EXECUTE", permission = "ALLOW"),
     acl(role = "$authenticated", property = "changePassword", access_type = "EXECUTE", permission = "ALLOW"),
     acl(role = "$authenticated", property = "setPassword", access_type = "EXECUTE", permission = "ALLOW")
@@ -163,7 +161,8 @@ pub async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), 
     Ok(())
 }
 
-/// LoopBack's default User ACLs, for application user models that declare none.
+/// LoopBack's default User ACLs, for application user models that declare none (without the
+/// entries for `verify` and `confirm`: email verification is not served).
 pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
     use persisted_model::acl::{AccessType, AclEntry};
     let e = |property: &str, access: Option<AccessType>, role: &str| AclEntry::role("User", property, access, role);
@@ -176,8 +175,6 @@ pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
         e("findById", None, "$owner"),
         e("patchAttributes", None, "$owner"),
         e("replaceById", None, "$owner"),
-        e("verify", Some(AccessType::Execute), "$everyone"),
-        e("confirm", None, "$everyone"),
         e("resetPassword", Some(AccessType::Execute), "$everyone"),
         e("changePassword", Some(AccessType::Execute), "$authenticated"),
         e("setPassword", Some(AccessType::Execute), "$authenticated"),

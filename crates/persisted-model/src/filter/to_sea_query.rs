@@ -9,6 +9,7 @@ use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr
 use serde_json::Value;
 
 use super::ast::{Filter, Op, Where};
+use super::error::FilterError;
 use crate::model::{ModelDefinition, Property, PropertyType};
 use crate::value::to_db;
 
@@ -17,16 +18,25 @@ pub fn column(model: &ModelDefinition, property: &Property) -> Expr {
     Expr::col((Alias::new(model.table.as_str()), Alias::new(property.column.as_str())))
 }
 
-/// The SQL condition for a checked where clause.
-pub fn condition(where_: &Where, model: &ModelDefinition, backend: DbBackend) -> Condition {
-    match where_ {
-        Where::And(parts) => parts.iter().fold(Cond::all(), |c, w| c.add(condition(w, model, backend))),
-        Where::Or(parts) => parts.iter().fold(Cond::any(), |c, w| c.add(condition(w, model, backend))),
-        Where::Cond { property, op } => {
-            let prop = model.property(property).expect("where was checked against the model");
-            Cond::all().add(op_expr(model, prop, op, backend))
+/// The property a where or order names. Parsed filters name only known properties, but
+/// server code can build a `Where` by hand: a wrong name is an error, never a panic.
+fn known<'m>(model: &'m ModelDefinition, name: &str) -> Result<&'m Property, FilterError> {
+    model.property(name).ok_or_else(|| {
+        FilterError::new(format!("{} has no property \"{name}\"", model.name)).with_code("INVALID_PROPERTY")
+    })
+}
+
+/// The SQL condition for a where clause.
+pub fn condition(where_: &Where, model: &ModelDefinition, backend: DbBackend) -> Result<Condition, FilterError> {
+    Ok(match where_ {
+        Where::And(parts) => {
+            parts.iter().try_fold(Cond::all(), |c, w| Ok::<_, FilterError>(c.add(condition(w, model, backend)?)))?
         }
-    }
+        Where::Or(parts) => {
+            parts.iter().try_fold(Cond::any(), |c, w| Ok::<_, FilterError>(c.add(condition(w, model, backend)?)))?
+        }
+        Where::Cond { property, op } => Cond::all().add(op_expr(model, known(model, property)?, op, backend)),
+    })
 }
 
 fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend) -> Expr {
@@ -167,11 +177,16 @@ fn push_glob_literal(out: &mut String, c: char) {
 }
 
 /// Adds WHERE, ORDER BY (with the id last, so paging is stable), LIMIT and OFFSET.
-pub fn apply(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinition, backend: DbBackend) {
+pub fn apply(
+    select: &mut SelectStatement,
+    filter: &Filter,
+    model: &ModelDefinition,
+    backend: DbBackend,
+) -> Result<(), FilterError> {
     if let Some(w) = &filter.where_ {
-        select.cond_where(condition(w, model, backend));
+        select.cond_where(condition(w, model, backend)?);
     }
-    apply_order(select, filter, model, backend);
+    apply_order(select, filter, model, backend)?;
     if let Some(limit) = filter.limit {
         select.limit(limit);
     }
@@ -182,19 +197,26 @@ pub fn apply(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinit
         }
         select.offset(skip);
     }
+    Ok(())
 }
 
 /// ORDER BY the filter's keys, then the id.
-pub fn apply_order(select: &mut SelectStatement, filter: &Filter, model: &ModelDefinition, backend: DbBackend) {
+pub fn apply_order(
+    select: &mut SelectStatement,
+    filter: &Filter,
+    model: &ModelDefinition,
+    backend: DbBackend,
+) -> Result<(), FilterError> {
     let id = model.id_property();
     for o in &filter.order {
-        let prop = model.property(&o.property).expect("order was checked against the model");
+        let prop = known(model, &o.property)?;
         let key = sortable(column(model, prop), prop, backend);
         select.order_by_expr(key, if o.descending { SqlOrder::Desc } else { SqlOrder::Asc });
     }
     if !filter.order.iter().any(|o| o.property == id.name) {
         select.order_by_expr(column(model, id), SqlOrder::Asc);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -211,7 +233,7 @@ mod tests {
         let build = |backend| {
             let mut q = Query::select();
             q.column(Alias::new("id")).from(Alias::new(model.table.as_str()));
-            apply(&mut q, &f, &model, backend);
+            apply(&mut q, &f, &model, backend).unwrap();
             q
         };
         [
@@ -326,6 +348,18 @@ mod tests {
     fn like_patterns_as_regular_expressions() {
         assert_eq!(like_to_regex("a.b%c_\\%"), r"(?is)^a\.b.*c.%$");
         assert_eq!(like_to_regex("%ÉCOLE%"), "(?is)^.*ÉCOLE.*$");
+    }
+
+    #[test]
+    fn unknown_names_from_server_code_are_errors_not_panics() {
+        let model = product_definition();
+        let err = condition(&Where::eq("nosuch", json!(1)), &model, DbBackend::Sqlite).unwrap_err();
+        assert_eq!(err.message, "Product has no property \"nosuch\"");
+        let filter = Filter {
+            order: vec![crate::filter::Order { property: "x".into(), descending: false }],
+            ..Filter::default()
+        };
+        assert!(apply_order(&mut Query::select(), &filter, &model, DbBackend::Postgres).is_err());
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Models: the runtime definition, the trait the derive implements, hooks, and the registry.
 
+mod check;
 mod definition;
 mod hooks;
 mod registry;
 
+pub(crate) use check::problems as registry_problems;
 pub use definition::{
     DefaultValue, FloatWidth, IntegerWidth, ModelDefinition, ModelSettings, Property, PropertyType, Relation,
     RelationKind, pluralize,

@@ -20,6 +20,7 @@ struct Entry {
     hooks: Box<dyn DynHooks>,
     create_table: Option<fn(DbBackend) -> TableCreateStatement>,
     methods: Vec<RemoteMethod>,
+    acl_methods: Vec<String>,
 }
 
 impl ModelHandle {
@@ -40,7 +41,9 @@ impl ModelHandle {
         hooks: Box<dyn DynHooks>,
         create_table: Option<fn(DbBackend) -> TableCreateStatement>,
     ) -> Self {
-        Self { inner: Arc::new(Entry { definition, hooks, create_table, methods: Vec::new() }) }
+        Self {
+            inner: Arc::new(Entry { definition, hooks, create_table, methods: Vec::new(), acl_methods: Vec::new() }),
+        }
     }
 
     fn into_entry(self) -> Entry {
@@ -64,6 +67,25 @@ impl ModelHandle {
     /// Adds several custom remote methods.
     pub fn with_methods(self, methods: impl IntoIterator<Item = RemoteMethod>) -> Self {
         methods.into_iter().fold(self, Self::with_method)
+    }
+
+    /// Declares a method name ACL entries may name although it has no route: a decision that
+    /// server code asks for with `RestState::is_allowed` (AccessToken's `createForAnyUser`).
+    pub fn with_acl_method(self, name: &str) -> Self {
+        let mut entry = self.into_entry();
+        entry.acl_methods.push(name.to_owned());
+        Self { inner: Arc::new(entry) }
+    }
+
+    /// Every name an ACL entry of this model may use: remote methods, their aliases, and the
+    /// declared ACL-only methods.
+    pub fn acl_method_names(&self) -> Vec<String> {
+        let mut out = self.inner.acl_methods.clone();
+        for m in self.remote_methods() {
+            out.extend(m.aliases.iter().map(|a| (*a).to_owned()));
+            out.push(m.name);
+        }
+        out
     }
 
     /// Every remote method: custom ones first, then the PersistedModel table.

@@ -298,8 +298,17 @@ impl RestApiBuilder {
         self
     }
 
-    /// Creates the missing tables and returns the API.
-    pub async fn build(self) -> Result<RestApi, DbErr> {
+    /// Checks the models as a whole (relation targets, keys and through models, ACL entries'
+    /// models and methods, REST paths), creates the missing tables and returns the API.
+    ///
+    /// A configuration that does not fit together is refused with
+    /// [`Error::Configuration`](crate::Error::Configuration) listing every problem, so nothing
+    /// in the request path meets an unknown name.
+    pub async fn build(self) -> crate::Result<RestApi> {
+        let problems = crate::model::registry_problems(&self.registry, &self.acls);
+        if !problems.is_empty() {
+            return Err(crate::Error::Configuration(problems));
+        }
         if self.create_tables {
             let backend = self.db.get_database_backend();
             for model in self.registry.iter() {

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use serde_json::Value;
 
-use crate::filter::{self, Filter, Where};
+use crate::filter::{self, Filter, FilterError, Where};
 use crate::model::{Instance, ModelDefinition};
 use crate::value::{from_row, to_db};
 
@@ -14,14 +14,24 @@ fn table(model: &ModelDefinition) -> Alias {
 }
 
 /// `SELECT` every column of the model with the filter's where, order, limit and skip.
-pub fn select_statement(model: &ModelDefinition, filter: &Filter, backend: DbBackend) -> SelectStatement {
+pub fn select_statement(
+    model: &ModelDefinition,
+    filter: &Filter,
+    backend: DbBackend,
+) -> Result<SelectStatement, DbErr> {
     let mut select = Query::select();
     for p in &model.properties {
         select.expr(filter::column(model, p));
     }
     select.from(table(model));
-    filter::apply(&mut select, filter, model, backend);
-    select
+    filter::apply(&mut select, filter, model, backend).map_err(server_code)?;
+    Ok(select)
+}
+
+/// A where or order that names an unknown property: parsed filters cannot, so server code
+/// (a hook, a custom method) built it. A server error, never a panic.
+fn server_code(err: FilterError) -> DbErr {
+    DbErr::Custom(format!("a where or order built by server code is invalid: {err}"))
 }
 
 /// The rows matching the filter, as JSON objects with every property (hidden ones too).
@@ -31,7 +41,7 @@ pub async fn find<C: ConnectionTrait>(
     filter: &Filter,
 ) -> Result<Vec<Instance>, DbErr> {
     let backend = db.get_database_backend();
-    let rows = db.query_all(&select_statement(model, filter, backend)).await?;
+    let rows = db.query_all(&select_statement(model, filter, backend)?).await?;
     rows.iter()
         .map(|row| {
             let mut out = Instance::with_capacity(model.properties.len());
@@ -64,7 +74,7 @@ pub async fn count<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_: 
     let mut select = Query::select();
     select.expr(Expr::cust("COUNT(*)")).from(table(model));
     if let Some(w) = where_ {
-        select.cond_where(filter::condition(w, model, backend));
+        select.cond_where(filter::condition(w, model, backend).map_err(server_code)?);
     }
     let row = db.query_one(&select).await?;
     let n: i64 = match row {
@@ -140,7 +150,7 @@ pub async fn update<C: ConnectionTrait>(
     if !any {
         return count(db, model, Some(where_)).await;
     }
-    update.cond_where(filter::condition(where_, model, backend));
+    update.cond_where(filter::condition(where_, model, backend).map_err(server_code)?);
     Ok(db.execute(&update).await?.rows_affected())
 }
 
@@ -149,6 +159,6 @@ pub async fn delete<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_:
     let backend = db.get_database_backend();
     let mut delete = Query::delete();
     delete.from_table(table(model));
-    delete.cond_where(filter::condition(where_, model, backend));
+    delete.cond_where(filter::condition(where_, model, backend).map_err(server_code)?);
     Ok(db.execute(&delete).await?.rows_affected())
 }
