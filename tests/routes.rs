@@ -88,3 +88,27 @@ async fn build_reports_every_configuration_problem() {
         ]
     );
 }
+
+/// One model's routes answer wherever they are mounted (they carry the API's state), and
+/// changing a clone of a handle leaves the original as it was.
+#[actix_web::test]
+async fn model_routes_mount_on_their_own_and_handles_are_values() {
+    use actix_web::{App, test, web};
+    use persisted_model::RestApi;
+    let original = ModelHandle::of::<crate::support::models::category::Model>()
+        .map_definition(|d| d.relations.retain(|r| r.name == "products"));
+    let renamed = original.clone().map_definition(|d| d.path = "Kinds".into());
+    assert_eq!((original.definition().path.as_str(), renamed.definition().path.as_str()), ("Categories", "Kinds"));
+
+    let db = persisted_model::connect("sqlite::memory:").await.unwrap();
+    let api = RestApi::builder(db).handle(renamed).model::<product::Model>().build().await.unwrap();
+    let routes = api.model_routes("Category").expect("a public model");
+    assert!(api.model_routes("Nope").is_none());
+    let app = test::init_service(App::new().service(web::scope("/v2").service(routes))).await;
+    let req = test::TestRequest::post().uri("/v2/Kinds").set_json(json!({"name": "c"})).to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let req = test::TestRequest::get().uri("/v2/Kinds/count").to_request();
+    let body: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(body, json!({"count": 1}));
+}

@@ -15,9 +15,10 @@ pub struct ModelHandle {
     inner: Arc<Entry>,
 }
 
+#[derive(Clone)]
 struct Entry {
     definition: ModelDefinition,
-    hooks: Box<dyn DynHooks>,
+    hooks: Arc<dyn DynHooks>,
     create_table: Option<fn(DbBackend) -> TableCreateStatement>,
     methods: Vec<RemoteMethod>,
     acl_methods: Vec<String>,
@@ -28,17 +29,17 @@ impl ModelHandle {
     pub fn of<M: PersistedModel>() -> Self {
         let mut definition = M::definition();
         column_facts(&mut definition, &M::create_table_statement(DbBackend::Sqlite));
-        Self::from_parts(definition, Box::new(HooksOf::<M>(Default::default())), Some(M::create_table_statement))
+        Self::from_parts(definition, Arc::new(HooksOf::<M>(Default::default())), Some(M::create_table_statement))
     }
 
     /// A model served from a definition alone, with no hooks and no table creation.
     pub fn from_definition(definition: ModelDefinition) -> Self {
-        Self::from_parts(definition, Box::new(HooksOf::<NoHooks>(Default::default())), None)
+        Self::from_parts(definition, Arc::new(HooksOf::<NoHooks>(Default::default())), None)
     }
 
     fn from_parts(
         definition: ModelDefinition,
-        hooks: Box<dyn DynHooks>,
+        hooks: Arc<dyn DynHooks>,
         create_table: Option<fn(DbBackend) -> TableCreateStatement>,
     ) -> Self {
         Self {
@@ -46,11 +47,13 @@ impl ModelHandle {
         }
     }
 
+    /// The entry to change: this handle's own, or a copy when it is shared (a handle is a value;
+    /// changing a clone never changes a registered model).
     fn into_entry(self) -> Entry {
-        Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("a model handle is changed only before registration"))
+        Arc::unwrap_or_clone(self.inner)
     }
 
-    /// Changes the definition (path, table, settings, ACLs...) before the model is registered.
+    /// A handle with a changed definition (path, table, settings, ACLs...).
     pub fn map_definition(self, f: impl FnOnce(&mut ModelDefinition)) -> Self {
         let mut entry = self.into_entry();
         f(&mut entry.definition);

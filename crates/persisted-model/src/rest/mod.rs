@@ -211,11 +211,18 @@ impl RestApi {
         (healthz, readyz)
     }
 
+    /// The routes of one public model, to mount on their own (`App::service` inside a scope of
+    /// the application's choosing); `None` for an unknown or non-public model.
+    pub fn model_routes(&self, model: &str) -> Option<ModelRoutes> {
+        let handle = self.state.registry.get(model).filter(|m| m.definition().settings.public)?;
+        Some(ModelRoutes::new(handle.clone(), self.state.clone()))
+    }
+
     /// Every route of every model under `root` (for example `/api`), with LoopBack's 404s.
     pub fn scope(&self, root: &str) -> Scope {
         let mut scope = web::scope(root).app_data(self.state.clone());
         for model in self.state.registry.iter().filter(|m| m.definition().settings.public) {
-            scope = scope.service(ModelRoutes::new(model.clone()));
+            scope = scope.service(ModelRoutes::new(model.clone(), self.state.clone()));
         }
         scope.default_service(web::to(routes::no_method))
     }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::{Method, StatusCode};
-use actix_web::web::{self, Payload};
+use actix_web::web::{self, Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, Scope};
 use serde_json::json;
 
+use super::RestState;
 use super::handlers::dispatch;
 use super::remote_method::{Operation, RelationOp, RemoteMethod};
 use crate::error::error_response;
@@ -38,16 +39,24 @@ fn reads_body(op: &Operation) -> bool {
     }
 }
 
-/// The routes of one model, mountable with `App::service` under the REST root.
-#[derive(Debug, Clone)]
+/// The routes of one model, mountable with `App::service` under the REST root. They carry
+/// the API's shared state, so they answer wherever they are mounted; get them from
+/// [`RestApi::model_routes`](super::RestApi::model_routes).
+#[derive(Clone)]
 pub struct ModelRoutes {
     model: ModelHandle,
+    state: Data<RestState>,
+}
+
+impl std::fmt::Debug for ModelRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelRoutes").field("model", &self.model).finish_non_exhaustive()
+    }
 }
 
 impl ModelRoutes {
-    /// The routes of this model.
-    pub fn new(model: ModelHandle) -> Self {
-        Self { model }
+    pub(crate) fn new(model: ModelHandle, state: Data<RestState>) -> Self {
+        Self { model, state }
     }
 
     /// The model's remote methods (the table the routes are built from).
@@ -58,7 +67,7 @@ impl ModelRoutes {
     /// The actix scope with every route.
     pub fn scope(&self) -> Scope {
         let def = self.model.definition();
-        let mut scope = web::scope(&format!("/{}", def.path));
+        let mut scope = web::scope(&format!("/{}", def.path)).app_data(self.state.clone());
         for m in self.remote_methods() {
             let target = Arc::new(RouteTarget {
                 model: self.model.clone(),
