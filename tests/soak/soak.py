@@ -185,13 +185,20 @@ def main():
         time.sleep(args.warmup)
         rss_start = rss_kib(server.pid)
         peak = rss_start
+        samples = []
         end = started + args.minutes * 60
+        next_sample = time.time() + 60
         while time.time() < end:
             time.sleep(min(10, max(0, end - time.time())))
             if server.poll() is not None:
                 print("the server died", file=sys.stderr)
                 return 1
-            peak = max(peak, rss_kib(server.pid))
+            rss = rss_kib(server.pid)
+            peak = max(peak, rss)
+            if time.time() >= next_sample:
+                samples.append(rss)
+                next_sample += 60
+
         stop.set()
         for t in threads:
             t.join(timeout=60)
@@ -205,6 +212,8 @@ def main():
         print(f"requests {total} ({total / elapsed:.0f}/s); by status: {by_status}")
         print(f"server RSS after {args.warmup:.0f} s warm-up {rss_start / 1024:.1f} MiB, at the end "
               f"{rss_end / 1024:.1f} MiB ({growth:+.1f}%), peak {peak / 1024:.1f} MiB")
+        if samples:
+            print("RSS each minute (MiB): " + " ".join(f"{kib / 1024:.1f}" for kib in samples))
         server_errors = sum(v for k, v in stats.items() if k >= 500 or k == 0)
         if server_errors:
             print(f"{server_errors} requests got a 5xx or no answer", file=sys.stderr)

@@ -158,10 +158,10 @@ impl TestApp {
             .handle(handle::<appointment::Model>(&suffix))
             .handle(handle::<tag::Model>(&suffix))
             .handle(handle::<note::Model>(&suffix))
-            .handle(handle::<memo::Model>(&suffix))
+            .handle(handle::<memo::Model>(&suffix).with_hooks(memo::Hooks))
             .handle(handle::<secret::Model>(&suffix))
             .handle(handle::<gadget::Model>(&suffix))
-            .handle(handle::<journal::Model>(&suffix))
+            .handle(handle::<journal::Model>(&suffix).with_hooks(journal::Hooks))
             .body_limit(16 * 1024);
         if let Some(limits) = &settings.limits {
             builder = builder.limits(limits.clone());

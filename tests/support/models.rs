@@ -186,7 +186,6 @@ pub mod memo {
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
     #[sea_orm(table_name = "memo")]
     #[serde(rename_all = "camelCase")]
-    #[persisted_model(custom_hooks)]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -196,9 +195,12 @@ pub mod memo {
     }
     no_relations!();
 
-    impl ModelHooks for Model {
+    /// The memo hooks: archived memos are hidden, text is trimmed, "forbidden" refused.
+    pub struct Hooks;
+
+    impl ModelHooks for Hooks {
         /// Archived memos are invisible to every query.
-        async fn access(_ctx: &CallContext<'_>, where_: &mut Option<Where>) -> Result<(), Error> {
+        async fn access(&self, _ctx: &CallContext<'_>, where_: &mut Option<Where>) -> Result<(), Error> {
             let visible = Where::Or(vec![
                 Where::eq("archived", Value::Bool(false)),
                 Where::Cond { property: "archived".into(), op: Op::Eq(Value::Null) },
@@ -211,7 +213,7 @@ pub mod memo {
         }
 
         /// Text is stored trimmed; "forbidden" is refused.
-        async fn before_save(_ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+        async fn before_save(&self, _ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
             if let Some(Value::String(text)) = event.data.get_mut("text") {
                 *text = text.trim().to_owned();
                 if text == "forbidden" {
@@ -222,7 +224,7 @@ pub mod memo {
         }
 
         /// Clients see a word count.
-        async fn loaded(_ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
+        async fn loaded(&self, _ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
             let words = instance.get("text").and_then(Value::as_str).map_or(0, |t| t.split_whitespace().count());
             instance.insert("words".into(), Value::from(words));
             Ok(())
@@ -260,7 +262,6 @@ pub mod secret {
 }
 
 pub mod member {
-    use persisted_model::filter::Where;
     use persisted_model::prelude::*;
     use sea_orm::entity::prelude::*;
     use serde::{Deserialize, Serialize};
@@ -269,7 +270,7 @@ pub mod member {
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
     #[sea_orm(table_name = "member")]
     #[serde(rename_all = "camelCase")]
-    #[persisted_model(name = "User", custom_hooks)]
+    #[persisted_model(name = "User")]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -287,27 +288,12 @@ pub mod member {
         pub nickname: Option<String>,
     }
     no_relations!();
-
-    impl ModelHooks for Model {
-        async fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
-            persisted_model_access_token::user::normalize(ctx, data).await
-        }
-
-        async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-            persisted_model_access_token::user::before_save(ctx, event).await
-        }
-
-        async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
-            persisted_model_access_token::user::before_delete(ctx, where_).await
-        }
-    }
 }
 
 pub mod session {
     use persisted_model::prelude::*;
     use sea_orm::entity::prelude::*;
     use serde::{Deserialize, Serialize};
-    use serde_json::Value;
 
     /// An application's own token model, with its own column names.
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
@@ -315,7 +301,6 @@ pub mod session {
     #[serde(rename_all = "camelCase")]
     #[persisted_model(
         name = "AccessToken",
-        custom_hooks,
         force_id = true,
         belongs_to(name = "user", model = "User", foreign_key = "userId", authorize_target = false)
     )]
@@ -333,24 +318,6 @@ pub mod session {
         pub user_id: Option<i32>,
     }
     no_relations!();
-
-    impl ModelHooks for Model {
-        async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
-            persisted_model_access_token::access_token::resolve_id(ctx, id).await
-        }
-
-        async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-            persisted_model_access_token::access_token::before_save(ctx, event).await
-        }
-
-        async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
-            persisted_model_access_token::access_token::loaded(ctx, instance).await
-        }
-
-        async fn before_delete(ctx: &CallContext<'_>, where_: &persisted_model::filter::Where) -> Result<(), Error> {
-            persisted_model_access_token::access_token::before_delete(ctx, where_).await
-        }
-    }
 }
 
 pub mod gadget {
@@ -387,7 +354,6 @@ pub mod journal {
     /// refused after the notes of the entries before it were written.
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
     #[sea_orm(table_name = "journal")]
-    #[persisted_model(custom_hooks)]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -395,15 +361,18 @@ pub mod journal {
     }
     no_relations!();
 
-    impl ModelHooks for Model {
-        async fn before_save(_ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+    /// The journal hooks.
+    pub struct Hooks;
+
+    impl ModelHooks for Hooks {
+        async fn before_save(&self, _ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
             if event.data.get("text") == Some(&Value::from("boom")) {
                 return Err(Error::new(actix_web::http::StatusCode::CONFLICT, "boom"));
             }
             Ok(())
         }
 
-        async fn after_save(ctx: &CallContext<'_>, instance: &Instance, _is_new: bool) -> Result<(), Error> {
+        async fn after_save(&self, ctx: &CallContext<'_>, instance: &Instance, _is_new: bool) -> Result<(), Error> {
             let notes = ctx.store("Note").expect("Note is registered");
             notes.create(&json!({"title": instance.get("text").cloned().unwrap_or_default()})).await?;
             Ok(())

@@ -8,7 +8,7 @@ use persisted_model::filter::{Filter, Where};
 use persisted_model::{Authenticator, BoxFuture, RestState, Result, id_text};
 use serde_json::Value;
 
-use crate::cache::{self, Cached, TokenCache};
+use crate::cache::{Cached, TokenCache};
 use crate::error::Error;
 use crate::extract::token_from_request;
 use crate::token;
@@ -22,18 +22,14 @@ pub struct CurrentToken {
     pub user_id: Value,
 }
 
-/// Identifies callers by their AccessToken.
-#[derive(Debug, Clone, Default)]
+/// Identifies callers by their AccessToken. Made by [`AccessTokens::register`](crate::AccessTokens::register),
+/// sharing its token cache and settings with the AccessToken hooks.
+#[derive(Debug, Clone)]
 pub struct TokenAuthenticator {
-    cache: std::sync::Arc<TokenCache>,
-    no_cache: bool,
-}
-
-impl TokenAuthenticator {
-    /// An authenticator; `cache` allows the per-process token cache (used on SQLite only).
-    pub fn new(cache: bool) -> Self {
-        Self { cache: Default::default(), no_cache: !cache }
-    }
+    pub(crate) cache: std::sync::Arc<TokenCache>,
+    pub(crate) use_cache: bool,
+    pub(crate) raw_ids: bool,
+    pub(crate) allow_eternal: bool,
 }
 
 impl Authenticator for TokenAuthenticator {
@@ -43,22 +39,20 @@ impl Authenticator for TokenAuthenticator {
             let Some(tokens) = state.store("AccessToken", "authenticate", None) else {
                 return Ok(Caller::anonymous());
             };
-            let def = tokens.model.definition();
-            let raw_ids = def.settings.extra.get("storeRawTokens").and_then(Value::as_bool).unwrap_or(false);
             // A fingerprint is never a credential: listings show fingerprints.
-            let stored_id = if raw_ids { raw } else { token::fingerprint(&raw) };
-            let cached = !self.no_cache && state.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+            let stored_id = if self.raw_ids { raw } else { token::fingerprint(&raw) };
+            let cached = self.use_cache && state.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
             if cached && let Some(hit) = self.cache.get(&stored_id) {
                 return Ok(caller_for(req, stored_id, hit.user_id, hit.scopes));
             }
-            let generation = cache::generation();
+            let generation = self.cache.generation();
             let filter = Filter {
                 where_: Some(Where::eq("id", Value::String(stored_id.clone()))),
                 limit: Some(1),
                 ..Filter::default()
             };
             let Some(row) = tokens.find_raw(filter).await?.pop() else { return Ok(Caller::anonymous()) };
-            let eternal_ok = def.settings.extra.get("allowEternalTokens").and_then(Value::as_bool).unwrap_or(false);
+            let eternal_ok = self.allow_eternal;
             if expired(&row, eternal_ok) {
                 tokens.delete_where(Where::eq("id", Value::String(stored_id))).await?;
                 return Err(Error::InvalidToken.into());

@@ -1,8 +1,8 @@
 //! A per-process cache of valid tokens, so an authenticated request costs no extra query.
 //!
 //! Correctness first (security rule 4: revocation takes effect at once): every change to any
-//! token (save or delete, through any hook path) bumps a process-wide generation, and entries
-//! from an older generation are ignored. That is only complete when this process makes every
+//! token (save or delete, through any hook path) bumps the cache's generation, before the
+//! write and again after its commit, and entries from an older generation are ignored. That is only complete when this process makes every
 //! token change, so the cache is used only on SQLite (an embedded database, one server
 //! process); on PostgreSQL and MySQL, where many processes share the database, every request
 //! checks the table.
@@ -14,19 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-
 /// Entries kept at most; the cache starts over when full.
 const CAPACITY: usize = 10_000;
-
-/// Marks every cached token stale: called on any token save or delete.
-pub(crate) fn invalidate() {
-    GENERATION.fetch_add(1, Ordering::SeqCst);
-}
-
-pub(crate) fn generation() -> u64 {
-    GENERATION.load(Ordering::SeqCst)
-}
 
 /// What a request needs from a token row.
 #[derive(Debug, Clone)]
@@ -49,18 +38,33 @@ impl Cached {
     }
 }
 
-/// Valid tokens by stored id.
+/// Valid tokens by stored id, shared by the token hooks (which invalidate it) and the
+/// authenticator (which fills it).
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
     entries: Mutex<HashMap<String, Cached>>,
+    generation: AtomicU64,
 }
 
 impl TokenCache {
+    /// Marks every cached token stale: called on any token save or delete. The entries are
+    /// dropped too, since none of them may be served again.
+    pub(crate) fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     /// The entry for a stored id, if it is from the current generation and not expired.
     pub(crate) fn get(&self, id: &str) -> Option<Cached> {
         let entries = self.entries.lock().ok()?;
         let hit = entries.get(id)?;
-        let fresh = hit.generation == generation() && hit.expires_at.is_none_or(|t| Utc::now() < t);
+        let fresh = hit.generation == self.generation() && hit.expires_at.is_none_or(|t| Utc::now() < t);
         fresh.then(|| hit.clone())
     }
 
@@ -83,9 +87,9 @@ mod tests {
     #[test]
     fn any_token_change_makes_entries_stale() {
         let cache = TokenCache::default();
-        cache.put("a".into(), Cached::new(Value::from(1), None, None, generation()));
+        cache.put("a".into(), Cached::new(Value::from(1), None, None, cache.generation()));
         assert!(cache.get("a").is_some());
-        invalidate();
+        cache.invalidate();
         assert!(cache.get("a").is_none());
     }
 
@@ -93,7 +97,7 @@ mod tests {
     fn expired_entries_are_not_served() {
         let cache = TokenCache::default();
         let past = Utc::now() - chrono::Duration::seconds(1);
-        cache.put("b".into(), Cached::new(Value::from(1), None, Some(past), generation()));
+        cache.put("b".into(), Cached::new(Value::from(1), None, Some(past), cache.generation()));
         assert!(cache.get("b").is_none());
     }
 }

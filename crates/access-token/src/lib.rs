@@ -118,9 +118,8 @@ impl AccessTokens {
     }
 
     /// Serve the application's own user model instead of the built-in one. It must be named
-    /// `User` and have `email` and `password` (hidden) properties, and its `ModelHooks` should
-    /// call [`user::normalize`], [`user::before_save`] and [`user::before_delete`]. Without ACLs of its own it gets
-    /// LoopBack's default User ACLs.
+    /// `User` and have `email` and `password` (hidden) properties; it gets the User hooks
+    /// ([`user::UserHooks`]) and, without ACLs of its own, LoopBack's default User ACLs.
     pub fn user_model<U: persisted_model::PersistedModel>(mut self) -> Self {
         self.user_model = Some(ModelHandle::of::<U>);
         self
@@ -128,9 +127,8 @@ impl AccessTokens {
 
     /// Serve the application's own token model (for its own table and column names). It must be
     /// named `AccessToken`, have the properties `id` (string), `ttl`, `scopes`, `created` and
-    /// `userId` with a belongsTo `user`, and its `ModelHooks` should call
-    /// [`access_token::resolve_id`], [`access_token::before_save`], [`access_token::before_delete`]
-    /// and [`access_token::loaded`].
+    /// `userId` with a belongsTo `user`; it gets the AccessToken hooks
+    /// ([`access_token::TokenHooks`]).
     pub fn token_model<T: persisted_model::PersistedModel>(mut self) -> Self {
         self.token_model = Some(ModelHandle::of::<T>);
         self
@@ -155,6 +153,7 @@ impl AccessTokens {
         let table = |d: &mut persisted_model::ModelDefinition| d.table = format!("{prefix}{}", d.table);
         let custom_user = self.user_model.is_some();
         let user = (self.user_model.unwrap_or(ModelHandle::of::<user::Model>))()
+            .with_hooks(user::UserHooks)
             .map_definition(|d| {
                 if !custom_user {
                     table(d);
@@ -166,9 +165,23 @@ impl AccessTokens {
             })
             .with_methods(methods::user_methods(self.reset_ttl.unwrap_or(900), self.notifier.clone()));
         let token_path = self.token_path.clone();
-        let (max_ttl, eternal, raw) = (self.max_ttl.unwrap_or(MAX_TTL), self.allow_eternal, self.store_raw_tokens);
+        // The hooks and the authenticator share the token cache and the settings.
+        let cache = std::sync::Arc::<cache::TokenCache>::default();
+        let hooks = access_token::TokenHooks {
+            max_ttl: self.max_ttl.unwrap_or(MAX_TTL),
+            allow_eternal: self.allow_eternal,
+            raw_ids: self.store_raw_tokens,
+            cache: cache.clone(),
+        };
+        let token_authenticator = TokenAuthenticator {
+            cache,
+            use_cache: !self.no_token_cache,
+            raw_ids: hooks.raw_ids,
+            allow_eternal: hooks.allow_eternal,
+        };
         let custom_tokens = self.token_model.is_some();
         let tokens = (self.token_model.unwrap_or(ModelHandle::of::<access_token::Model>))()
+            .with_hooks(hooks)
             .map_definition(|d| {
                 if !custom_tokens {
                     table(d);
@@ -179,9 +192,6 @@ impl AccessTokens {
                 if let Some(p) = token_path {
                     d.path = p;
                 }
-                d.settings.extra.insert("maxTTL".into(), Value::from(max_ttl));
-                d.settings.extra.insert("allowEternalTokens".into(), Value::from(eternal));
-                d.settings.extra.insert("storeRawTokens".into(), Value::from(raw));
             })
             // Minting for another user is decided by an ACL on this name (no route of its own).
             .with_acl_method("createForAnyUser");
@@ -199,7 +209,7 @@ impl AccessTokens {
             .handle(tokens)
             .handle(ModelHandle::of::<role::Model>().map_definition(hidden))
             .handle(ModelHandle::of::<role_mapping::Model>().map_definition(hidden))
-            .authenticator(TokenAuthenticator::new(!self.no_token_cache))
+            .authenticator(token_authenticator)
             .role_source(RoleMappingRoles)
     }
 }

@@ -19,7 +19,7 @@ pub(crate) struct Model {
     pub(crate) replace_on_put: Option<bool>,
     pub(crate) force_id: Option<bool>,
     pub(crate) strict_delete: bool,
-    pub(crate) custom_hooks: bool,
+    pub(crate) custom_hooks: darling::util::Flag,
     pub(crate) krate: syn::Path,
     pub(crate) acls: Vec<AclAttr>,
     pub(crate) default_permission: Option<LitStr>,

@@ -23,9 +23,9 @@ pub(crate) struct ModelAttr {
     /// LoopBack's `strictDelete`.
     #[darling(default)]
     pub(crate) strict_delete: bool,
-    /// The model implements `ModelHooks` itself.
+    /// Gone: hooks are values registered with the model (read only to say so).
     #[darling(default)]
-    pub(crate) custom_hooks: bool,
+    pub(crate) custom_hooks: darling::util::Flag,
     /// Path of the persisted-model crate in generated code.
     #[darling(rename = "crate")]
     pub(crate) krate: Option<syn::Path>,

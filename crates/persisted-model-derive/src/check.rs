@@ -11,7 +11,21 @@ pub(crate) fn check(model: &Model) -> darling::Result<()> {
     check_defaults(model, &mut errors);
     check_relations(model, &mut errors);
     check_acls(model, &mut errors);
+    check_hooks(model, &mut errors);
     errors.finish()
+}
+
+fn check_hooks(model: &Model, errors: &mut darling::error::Accumulator) {
+    if model.custom_hooks.is_present() {
+        errors.push(
+            Error::custom(
+                "`custom_hooks` is gone: hooks are values. Implement `ModelHooks` (methods take `&self`) on a type \
+                 of your own and register it: `RestApiBuilder::model_with::<Model>(hooks)` or \
+                 `ModelHandle::of::<Model>().with_hooks(hooks)`",
+            )
+            .with_span(&model.custom_hooks.span()),
+        );
+    }
 }
 
 fn check_types(model: &Model, errors: &mut darling::error::Accumulator) {

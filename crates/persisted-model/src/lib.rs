@@ -70,7 +70,8 @@ pub use error::{Error, Result};
 #[doc(inline)]
 pub use model::{
     CallContext, DefaultValue, FloatWidth, Instance, IntegerWidth, ModelDefinition, ModelHandle, ModelHooks,
-    ModelRegistry, ModelSettings, PersistedModel, Property, PropertyType, Relation, RelationKind, SaveEvent, pluralize,
+    ModelRegistry, ModelSettings, NoHooks, PersistedModel, Property, PropertyType, Relation, RelationKind, SaveEvent,
+    pluralize,
 };
 #[doc(inline)]
 pub use rest::{

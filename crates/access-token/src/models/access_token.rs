@@ -24,7 +24,6 @@ pub const MAX_TTL: i64 = 31_556_926;
 #[serde(rename_all = "camelCase")]
 #[persisted_model(
     name = "AccessToken",
-    custom_hooks,
     force_id = true,
     belongs_to(name = "user", model = "User", foreign_key = "userId", authorize_target = false),
     acl(role = "$everyone", permission = "DENY"),
@@ -74,132 +73,130 @@ fn denied() -> Error {
     Error::new(StatusCode::FORBIDDEN, "Access Denied").with_code("ACCESS_DENIED")
 }
 
-impl ModelHooks for Model {
-    async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
-        resolve_id(ctx, id).await
-    }
+/// The AccessToken hooks (security rules 1-3, 13), with the token settings as fields. They
+/// serve the built-in model and an application's own token model alike.
+#[derive(Debug, Clone)]
+pub struct TokenHooks {
+    /// The longest lifetime a token may get, in seconds.
+    pub max_ttl: i64,
+    /// Whether `ttl: -1` (an eternal token) is accepted.
+    pub allow_eternal: bool,
+    /// Whether the table holds raw token ids instead of fingerprints.
+    pub raw_ids: bool,
+    pub(crate) cache: std::sync::Arc<crate::cache::TokenCache>,
+}
 
-    async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        before_save(ctx, event).await
-    }
-
-    async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
-        loaded(ctx, instance).await
-    }
-
-    async fn before_delete(ctx: &CallContext<'_>, where_: &persisted_model::filter::Where) -> Result<(), Error> {
-        before_delete(ctx, where_).await
+impl TokenHooks {
+    /// Makes cached tokens stale now and again once the write commits: a request that misses
+    /// the cache before the commit may read the old row and cache it; the second invalidation
+    /// makes that entry stale too.
+    fn invalidate_cache(&self, ctx: &CallContext<'_>) {
+        self.cache.invalidate();
+        let cache = self.cache.clone();
+        ctx.db.on_commit(move || cache.invalidate());
     }
 }
 
-/// AccessToken's `resolve_id`: `/:id` takes the token or its fingerprint.
-pub async fn resolve_id(ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
-    let Value::String(s) = id else { return Ok(id) };
-    if token::is_fingerprint(&s) || raw_ids(ctx) {
-        return Ok(Value::String(s));
-    }
-    let fp = token::fingerprint(&s);
-    remember(ctx, &s, &fp);
-    Ok(Value::String(fp))
-}
-
-/// AccessToken's `before_delete`: cached tokens are stale from now on.
-pub async fn before_delete(ctx: &CallContext<'_>, _where: &persisted_model::filter::Where) -> Result<(), Error> {
-    invalidate_cache(ctx);
-    Ok(())
-}
-
-/// Makes cached tokens stale now and again once the write commits: a request that misses
-/// the cache before the commit may read the old row and cache it; the second invalidation
-/// makes that entry stale too.
-fn invalidate_cache(ctx: &CallContext<'_>) {
-    crate::cache::invalidate();
-    ctx.db.on_commit(crate::cache::invalidate);
-}
-
-/// AccessToken's `before_save`: ids, owners, ttl and scopes (security rules 1-3, 13).
-pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-    // Any change to a token makes cached tokens stale.
-    invalidate_cache(ctx);
-    let caller = ctx.caller();
-    let ttl = event.data.get("ttl").and_then(Value::as_i64).unwrap_or(DEFAULT_TTL);
-    let max = ctx.model.settings.extra.get("maxTTL").and_then(Value::as_i64).unwrap_or(MAX_TTL);
-    let eternal = ctx.model.settings.extra.get("allowEternalTokens").and_then(Value::as_bool).unwrap_or(false);
-    let ttl = match ttl {
-        -1 if eternal => -1,
-        t if t <= 0 => {
-            let mut err = ValidationError::new("AccessToken");
-            err.add("ttl", persisted_model::Rule::Number, event.data.get("ttl"));
-            return Err(err.into());
+impl ModelHooks for TokenHooks {
+    /// `/:id` takes the token or its fingerprint.
+    async fn resolve_id(&self, ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
+        let Value::String(s) = id else { return Ok(id) };
+        if token::is_fingerprint(&s) || self.raw_ids {
+            return Ok(Value::String(s));
         }
-        t => t.min(max),
-    };
-    event.data.insert("ttl".into(), Value::from(ttl));
-    if let Some(scopes) = event.data.get("scopes").filter(|s| !s.is_null()) {
-        let Some(list) = scopes.as_array().filter(|l| l.iter().all(Value::is_string)) else {
-            let mut err = ValidationError::new("AccessToken");
-            err.add("scopes", persisted_model::Rule::String, Some(scopes));
-            return Err(err.into());
-        };
-        // A new token can only narrow the caller's own scopes.
-        if event.is_new && caller.is_authenticated() {
-            let own = caller.effective_scopes();
-            if !list.iter().filter_map(Value::as_str).all(|s| own.iter().any(|o| o == s)) {
-                return Err(denied());
+        let fp = token::fingerprint(&s);
+        remember(ctx, &s, &fp);
+        Ok(Value::String(fp))
+    }
+
+    /// Cached tokens are stale from now on.
+    async fn before_delete(&self, ctx: &CallContext<'_>, _where: &persisted_model::filter::Where) -> Result<(), Error> {
+        self.invalidate_cache(ctx);
+        Ok(())
+    }
+
+    /// Ids, owners, ttl and scopes (security rules 1-3, 13).
+    async fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+        // Any change to a token makes cached tokens stale.
+        self.invalidate_cache(ctx);
+        let caller = ctx.caller();
+        let ttl = event.data.get("ttl").and_then(Value::as_i64).unwrap_or(DEFAULT_TTL);
+        let ttl = match ttl {
+            -1 if self.allow_eternal => -1,
+            t if t <= 0 => {
+                let mut err = ValidationError::new("AccessToken");
+                err.add("ttl", persisted_model::Rule::Number, event.data.get("ttl"));
+                return Err(err.into());
             }
-        }
-    }
-    match &event.current {
-        Some(current) => {
-            // userId is the server's: an update keeps the stored owner.
-            event.data.insert("userId".into(), current.get("userId").cloned().unwrap_or(Value::Null));
-        }
-        None if event.is_new => {
-            // Login and password reset mint for the user they checked; REST callers mint for
-            // themselves unless an ACL grants more (security rule 2).
-            let trusted = ctx.request.is_none() || matches!(ctx.method, "login" | "resetPassword");
-            let asked = event.data.get("userId").filter(|v| !v.is_null()).map(persisted_model::id_text);
-            if !trusted {
-                match (caller.user_id(), asked) {
-                    (None, _) => {
-                        return Err(Error::new(StatusCode::UNAUTHORIZED, "Authorization Required")
-                            .with_code("AUTHORIZATION_REQUIRED"));
-                    }
-                    (Some(own), Some(other)) if own != other && !may_mint_for_others(ctx, &caller).await? => {
-                        return Err(denied());
-                    }
-                    (Some(own), None) => {
-                        let id = own.parse::<i64>().map_or_else(|_| Value::String(own.to_owned()), Value::from);
-                        event.data.insert("userId".into(), id);
-                    }
-                    _ => {}
+            t => t.min(self.max_ttl),
+        };
+        event.data.insert("ttl".into(), Value::from(ttl));
+        if let Some(scopes) = event.data.get("scopes").filter(|s| !s.is_null()) {
+            let Some(list) = scopes.as_array().filter(|l| l.iter().all(Value::is_string)) else {
+                let mut err = ValidationError::new("AccessToken");
+                err.add("scopes", persisted_model::Rule::String, Some(scopes));
+                return Err(err.into());
+            };
+            // A new token can only narrow the caller's own scopes.
+            if event.is_new && caller.is_authenticated() {
+                let own = caller.effective_scopes();
+                if !list.iter().filter_map(Value::as_str).all(|s| own.iter().any(|o| o == s)) {
+                    return Err(denied());
                 }
             }
-            let raw = token::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
-            let id = if raw_ids(ctx) { raw.clone() } else { token::fingerprint(&raw) };
-            remember(ctx, &raw, &id);
-            event.data.insert("id".into(), Value::String(id));
         }
-        None => {
-            // updateAll: never move tokens between users.
-            event.data.remove("userId");
+        match &event.current {
+            Some(current) => {
+                // userId is the server's: an update keeps the stored owner.
+                event.data.insert("userId".into(), current.get("userId").cloned().unwrap_or(Value::Null));
+            }
+            None if event.is_new => {
+                // Login and password reset mint for the user they checked; REST callers mint for
+                // themselves unless an ACL grants more (security rule 2).
+                let trusted = ctx.request.is_none() || matches!(ctx.method, "login" | "resetPassword");
+                let asked = event.data.get("userId").filter(|v| !v.is_null()).map(persisted_model::id_text);
+                if !trusted {
+                    match (caller.user_id(), asked) {
+                        (None, _) => {
+                            return Err(Error::new(StatusCode::UNAUTHORIZED, "Authorization Required")
+                                .with_code("AUTHORIZATION_REQUIRED"));
+                        }
+                        (Some(own), Some(other)) if own != other && !may_mint_for_others(ctx, &caller).await? => {
+                            return Err(denied());
+                        }
+                        (Some(own), None) => {
+                            let id = own.parse::<i64>().map_or_else(|_| Value::String(own.to_owned()), Value::from);
+                            event.data.insert("userId".into(), id);
+                        }
+                        _ => {}
+                    }
+                }
+                let raw = token::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+                let id = if self.raw_ids { raw.clone() } else { token::fingerprint(&raw) };
+                remember(ctx, &raw, &id);
+                event.data.insert("id".into(), Value::String(id));
+            }
+            None => {
+                // updateAll: never move tokens between users.
+                event.data.remove("userId");
+            }
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// AccessToken's `loaded`: responses show the raw token where the request named or minted it.
-pub async fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
-    let Some(req) = ctx.request else { return Ok(()) };
-    let Some(Value::String(id)) = instance.get("id") else { return Ok(()) };
-    let raw = req
-        .extensions()
-        .get::<RawTokens>()
-        .and_then(|r| r.0.iter().find(|(fp, _)| fp == id).map(|(_, raw)| raw.clone()));
-    if let Some(raw) = raw {
-        instance.insert("id".into(), Value::String(raw));
+    /// Responses show the raw token where the request named or minted it.
+    async fn loaded(&self, ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
+        let Some(req) = ctx.request else { return Ok(()) };
+        let Some(Value::String(id)) = instance.get("id") else { return Ok(()) };
+        let raw = req
+            .extensions()
+            .get::<RawTokens>()
+            .and_then(|r| r.0.iter().find(|(fp, _)| fp == id).map(|(_, raw)| raw.clone()));
+        if let Some(raw) = raw {
+            instance.insert("id".into(), Value::String(raw));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The AccessToken ACLs: LoopBack 3.28's `$everyone DENY *`, and ours: an authenticated caller
@@ -210,11 +207,6 @@ pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
         AclEntry::role("AccessToken", "*", None, "$everyone").deny(),
         AclEntry::role("AccessToken", "create", None, "$authenticated").allow(),
     ]
-}
-
-/// Whether tokens are stored raw (compatibility with an existing LoopBack database).
-fn raw_ids(ctx: &CallContext<'_>) -> bool {
-    ctx.model.settings.extra.get("storeRawTokens").and_then(Value::as_bool).unwrap_or(false)
 }
 
 async fn may_mint_for_others(ctx: &CallContext<'_>, caller: &persisted_model::acl::Caller) -> Result<bool, Error> {

@@ -18,7 +18,6 @@ use crate::password;
 #[serde(rename_all = "camelCase")]
 #[persisted_model(
     name = "User",
-    custom_hooks,
     has_many(name = "accessTokens", model = "AccessToken", foreign_key = "userId", disable_include = true),
     acl(role = "$everyone", permission = "DENY"),
     acl(role = "$everyone", property = "create", permission = "ALLOW"),
@@ -71,94 +70,83 @@ fn valid_email(email: &str) -> bool {
         && !email.chars().any(char::is_whitespace)
 }
 
-impl ModelHooks for Model {
-    async fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
-        normalize(ctx, data).await
+/// The User hooks: email format, password rules and hashing (in `normalize`, before the
+/// write's transaction), email and username uniqueness, token revocation when credentials
+/// change, and the users' tokens deleted with them. They serve the built-in model and an
+/// application's own user model alike.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserHooks;
+
+impl ModelHooks for UserHooks {
+    async fn normalize(&self, ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
+        let mut errors = ValidationError::new("User");
+        if let Some(email) = data.get("email").and_then(Value::as_str)
+            && !email.is_empty()
+            && !valid_email(email)
+        {
+            errors.add_message("email", "custom.email", "is invalid", data.get("email"));
+        }
+        let mut hash = None;
+        if let Some(Value::String(p)) = data.get("password") {
+            if p.is_empty() {
+                errors.add("password", Rule::Presence, data.get("password"));
+            } else if p.len() > password::MAX_PASSWORD_BYTES {
+                return Err(Error::new(
+                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "The password entered was too long. Max length is {} (entered {})",
+                        password::MAX_PASSWORD_BYTES,
+                        p.len()
+                    ),
+                )
+                .with_code("PASSWORD_TOO_LONG"));
+            } else if !(password::is_hash(p) && ctx.request.is_none()) {
+                // Server code may store a hash it already has (migrations); clients never can.
+                hash = Some(p.clone());
+            }
+        }
+        errors.into_result()?;
+        if let Some(plain) = hash {
+            data.insert("password".into(), Value::String(password::hash(plain).await?));
+        }
+        Ok(())
     }
 
-    async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        before_save(ctx, event).await
+    async fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+        let mut errors = ValidationError::new("User");
+        let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
+        for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
+            let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
+            if event.current.as_ref().and_then(|c| c.get(key)) == Some(value) {
+                continue;
+            }
+            if taken(ctx, key, value, current_id.as_ref()).await? {
+                errors.add_message(key, "uniqueness", message, Some(value));
+            }
+        }
+        errors.into_result()?;
+        // A changed password or email revokes the user's other tokens at once (rule 4).
+        if let (Some(current), Some(id)) = (&event.current, &current_id) {
+            let email_changed = event.data.get("email").is_some_and(|e| Some(e) != current.get("email"));
+            if event.data.contains_key("password") || email_changed {
+                crate::revoke_tokens(ctx, id, current_token(ctx)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Deleting users deletes their tokens.
-    async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
-        before_delete(ctx, where_).await
-    }
-}
-
-/// The User `normalize` behaviour (email format, password rules and hashing), for an
-/// application's own user model to call from its `ModelHooks`. Hashing runs here, before the
-/// write's transaction, so a slow bcrypt holds no database connection.
-pub async fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
-    let mut errors = ValidationError::new("User");
-    if let Some(email) = data.get("email").and_then(Value::as_str)
-        && !email.is_empty()
-        && !valid_email(email)
-    {
-        errors.add_message("email", "custom.email", "is invalid", data.get("email"));
-    }
-    let mut hash = None;
-    if let Some(Value::String(p)) = data.get("password") {
-        if p.is_empty() {
-            errors.add("password", Rule::Presence, data.get("password"));
-        } else if p.len() > password::MAX_PASSWORD_BYTES {
-            return Err(Error::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "The password entered was too long. Max length is {} (entered {})",
-                    password::MAX_PASSWORD_BYTES,
-                    p.len()
-                ),
-            )
-            .with_code("PASSWORD_TOO_LONG"));
-        } else if !(password::is_hash(p) && ctx.request.is_none()) {
-            // Server code may store a hash it already has (migrations); clients never can.
-            hash = Some(p.clone());
+    async fn before_delete(&self, ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
+        let Some(users) = ctx.store("User") else { return Ok(()) };
+        let ids: Vec<Value> = persisted_model_rows(&users, where_).await?;
+        if ids.is_empty() {
+            return Ok(());
         }
-    }
-    errors.into_result()?;
-    if let Some(plain) = hash {
-        data.insert("password".into(), Value::String(password::hash(plain).await?));
-    }
-    Ok(())
-}
-
-/// The User `before_save` behaviour (uniqueness, token revocation), for an application's own
-/// user model to call from its `ModelHooks`.
-pub async fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-    let mut errors = ValidationError::new("User");
-    let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
-    for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
-        let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
-        if event.current.as_ref().and_then(|c| c.get(key)) == Some(value) {
-            continue;
+        if let Some(tokens) = ctx.store("AccessToken") {
+            tokens.delete_where(Where::Cond { property: "userId".into(), op: Op::Inq(ids) }).await?;
         }
-        if taken(ctx, key, value, current_id.as_ref()).await? {
-            errors.add_message(key, "uniqueness", message, Some(value));
-        }
+        Ok(())
     }
-    errors.into_result()?;
-    // A changed password or email revokes the user's other tokens at once (rule 4).
-    if let (Some(current), Some(id)) = (&event.current, &current_id) {
-        let email_changed = event.data.get("email").is_some_and(|e| Some(e) != current.get("email"));
-        if event.data.contains_key("password") || email_changed {
-            crate::revoke_tokens(ctx, id, current_token(ctx)).await?;
-        }
-    }
-    Ok(())
-}
-
-/// The User `before_delete` behaviour: the users' tokens go with them.
-pub async fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
-    let Some(users) = ctx.store("User") else { return Ok(()) };
-    let ids: Vec<Value> = persisted_model_rows(&users, where_).await?;
-    if ids.is_empty() {
-        return Ok(());
-    }
-    if let Some(tokens) = ctx.store("AccessToken") {
-        tokens.delete_where(Where::Cond { property: "userId".into(), op: Op::Inq(ids) }).await?;
-    }
-    Ok(())
 }
 
 /// LoopBack's default User ACLs, for application user models that declare none (without the

@@ -1,6 +1,5 @@
 //! Code generation: one file per generated artifact, wrapped in `const _: () = { ... };`.
 
-mod hooks;
 mod model;
 
 use proc_macro2::TokenStream;
@@ -13,13 +12,11 @@ pub(crate) fn derive(input: syn::DeriveInput) -> darling::Result<TokenStream> {
     errors.handle(check::check(&model));
     errors.finish()?;
     let definition = model::expand(&model);
-    let hooks = hooks::expand(&model);
     Ok(quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, unused_attributes, unused_qualifications, clippy::all)]
         const _: () = {
             #definition
-            #hooks
         };
     })
 }

@@ -1,6 +1,7 @@
-//! Lifecycle hooks: trait methods with default bodies that a model overrides, as sea-orm's
-//! `ActiveModelBehavior` does. They run for every route and every relation route that touches
-//! the model.
+//! Lifecycle hooks: a value the application registers with a model, whose trait methods (with
+//! default bodies, as sea-orm's `ActiveModelBehavior`) take `&self`, so the hooks carry their
+//! own typed state (a clock, a mailer, settings). They run for every route and every relation
+//! route that touches the model, and for the typed repository.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,13 +72,67 @@ pub struct SaveEvent {
     pub where_: Option<Where>,
 }
 
-/// Hooks a model can override. `#[derive(PersistedModel)]` implements this trait with the
-/// defaults unless the model says `#[persisted_model(custom_hooks)]`.
+impl SaveEvent {
+    /// A property about to be written, as a Rust value (`None` when absent or of another
+    /// shape).
+    pub fn get<T: serde::de::DeserializeOwned>(&self, property: &str) -> Option<T> {
+        self.data.get(property).and_then(|v| T::deserialize(v).ok())
+    }
+
+    /// Sets a property to write from a Rust value (dates as `chrono::DateTime<Utc>` serialize
+    /// to what the column expects).
+    pub fn set(&mut self, property: &str, value: impl serde::Serialize) -> Result<(), Error> {
+        let value = serde_json::to_value(value).map_err(|e| Error::Internal(format!("{property}: {e}")))?;
+        self.data.insert(property.to_owned(), value);
+        Ok(())
+    }
+
+    /// The stored instance before the update as the model's type (updates of one instance).
+    pub fn current_as<M: serde::de::DeserializeOwned>(&self) -> Option<Result<M, Error>> {
+        let current = self.current.as_ref()?;
+        Some(
+            M::deserialize(&Value::Object(current.clone()))
+                .map_err(|e| Error::Internal(format!("the stored instance does not fit its type: {e}"))),
+        )
+    }
+}
+
+/// A model's hooks: implement the methods you need on a type of your own (its fields are the
+/// hooks' state) and register a value with
+/// [`RestApiBuilder::model_with`](crate::RestApiBuilder::model_with) or
+/// [`ModelHandle::with_hooks`](crate::ModelHandle::with_hooks). A model registered without
+/// hooks gets none.
+///
+/// ```
+/// use persisted_model::prelude::*;
+///
+/// /// Stamps `updatedAt` and refuses spam.
+/// struct PostHooks {
+///     banned: Vec<String>,
+/// }
+///
+/// impl ModelHooks for PostHooks {
+///     async fn before_save(&self, _ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+///         let title: Option<String> = event.get("title");
+///         if title.is_some_and(|t| self.banned.iter().any(|b| t.contains(b.as_str()))) {
+///             let mut invalid = persisted_model::ValidationError::new("Post");
+///             invalid.add("title", persisted_model::Rule::Absence, event.data.get("title"));
+///             return Err(invalid.into());
+///         }
+///         event.set("updatedAt", chrono::Utc::now())
+///     }
+/// }
+///
+/// # let definition = persisted_model::testing::product_definition();
+/// let post = persisted_model::ModelHandle::from_definition(definition)
+///     .with_hooks(PostHooks { banned: vec!["cheap pills".into()] });
+/// # let _ = post;
+/// ```
 // actix-web runs handlers on a single-threaded runtime per worker, so the returned futures
-// need not be `Send`.
-pub trait ModelHooks: 'static {
+// need not be `Send`; the hooks value itself is shared by every worker.
+pub trait ModelHooks: Send + Sync + 'static {
     /// Maps an id a client sent (path or body) to the stored id; the identity by default.
-    fn resolve_id(ctx: &CallContext<'_>, id: Value) -> impl Future<Output = Result<Value, Error>> {
+    fn resolve_id(&self, ctx: &CallContext<'_>, id: Value) -> impl Future<Output = Result<Value, Error>> {
         let _ = ctx;
         async { Ok(id) }
     }
@@ -87,43 +142,55 @@ pub trait ModelHooks: 'static {
     /// so CPU-heavy work such as hashing a password belongs here rather than in
     /// [`before_save`](Self::before_save), where it would hold a connection; it must not
     /// assume a transaction.
-    fn normalize(ctx: &CallContext<'_>, data: &mut Instance) -> impl Future<Output = Result<(), Error>> {
+    fn normalize(&self, ctx: &CallContext<'_>, data: &mut Instance) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, data);
         async { Ok(()) }
     }
 
     /// Before a query reads, counts, updates or deletes rows: may narrow the where clause.
-    fn access(ctx: &CallContext<'_>, where_: &mut Option<Where>) -> impl Future<Output = Result<(), Error>> {
+    fn access(&self, ctx: &CallContext<'_>, where_: &mut Option<Where>) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, where_);
         async { Ok(()) }
     }
 
-    /// Before an instance is inserted or updated; may change the data or refuse.
-    fn before_save(ctx: &CallContext<'_>, event: &mut SaveEvent) -> impl Future<Output = Result<(), Error>> {
+    /// Before an instance is inserted or updated; may change the data or refuse. Runs in the
+    /// write's transaction (`ctx.db`).
+    fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, event);
         async { Ok(()) }
     }
 
-    /// After an instance was inserted or updated (`instance` as stored).
-    fn after_save(ctx: &CallContext<'_>, instance: &Instance, is_new: bool) -> impl Future<Output = Result<(), Error>> {
+    /// After an instance was inserted or updated (`instance` as stored), in the write's
+    /// transaction: an error rolls the write back.
+    fn after_save(
+        &self,
+        ctx: &CallContext<'_>,
+        instance: &Instance,
+        is_new: bool,
+    ) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, instance, is_new);
         async { Ok(()) }
     }
 
-    /// Before rows matching `where_` are deleted.
-    fn before_delete(ctx: &CallContext<'_>, where_: &Where) -> impl Future<Output = Result<(), Error>> {
+    /// Before rows matching `where_` are deleted, in the delete's transaction.
+    fn before_delete(&self, ctx: &CallContext<'_>, where_: &Where) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, where_);
         async { Ok(()) }
     }
 
-    /// After rows matching `where_` were deleted.
-    fn after_delete(ctx: &CallContext<'_>, where_: &Where, count: u64) -> impl Future<Output = Result<(), Error>> {
+    /// After rows matching `where_` were deleted, in the delete's transaction.
+    fn after_delete(
+        &self,
+        ctx: &CallContext<'_>,
+        where_: &Where,
+        count: u64,
+    ) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, where_, count);
         async { Ok(()) }
     }
 
     /// After an instance was read, before it is sent; may change or remove properties.
-    fn loaded(ctx: &CallContext<'_>, instance: &mut Instance) -> impl Future<Output = Result<(), Error>> {
+    fn loaded(&self, ctx: &CallContext<'_>, instance: &mut Instance) -> impl Future<Output = Result<(), Error>> {
         let _ = (ctx, instance);
         async { Ok(()) }
     }
@@ -134,46 +201,45 @@ type ValueFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, Error>> + 'a>>;
 
 /// The hooks of one model behind a trait object, so routes need no type parameter.
 pub(crate) trait DynHooks: Send + Sync {
-    fn resolve_id<'a>(&self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a>;
-    fn normalize<'a>(&self, ctx: &'a CallContext<'a>, data: &'a mut Instance) -> HookFuture<'a>;
-    fn access<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a>;
-    fn before_save<'a>(&self, ctx: &'a CallContext<'a>, event: &'a mut SaveEvent) -> HookFuture<'a>;
-    fn after_save<'a>(&self, ctx: &'a CallContext<'a>, instance: &'a Instance, is_new: bool) -> HookFuture<'a>;
-    fn before_delete<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a Where) -> HookFuture<'a>;
-    fn after_delete<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a Where, count: u64) -> HookFuture<'a>;
-    fn loaded<'a>(&self, ctx: &'a CallContext<'a>, instance: &'a mut Instance) -> HookFuture<'a>;
+    fn resolve_id<'a>(&'a self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a>;
+    fn normalize<'a>(&'a self, ctx: &'a CallContext<'a>, data: &'a mut Instance) -> HookFuture<'a>;
+    fn access<'a>(&'a self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a>;
+    fn before_save<'a>(&'a self, ctx: &'a CallContext<'a>, event: &'a mut SaveEvent) -> HookFuture<'a>;
+    fn after_save<'a>(&'a self, ctx: &'a CallContext<'a>, instance: &'a Instance, is_new: bool) -> HookFuture<'a>;
+    fn before_delete<'a>(&'a self, ctx: &'a CallContext<'a>, where_: &'a Where) -> HookFuture<'a>;
+    fn after_delete<'a>(&'a self, ctx: &'a CallContext<'a>, where_: &'a Where, count: u64) -> HookFuture<'a>;
+    fn loaded<'a>(&'a self, ctx: &'a CallContext<'a>, instance: &'a mut Instance) -> HookFuture<'a>;
 }
 
-pub(crate) struct HooksOf<M>(pub(crate) std::marker::PhantomData<fn() -> M>);
-
-impl<M: ModelHooks> DynHooks for HooksOf<M> {
-    fn resolve_id<'a>(&self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a> {
-        Box::pin(M::resolve_id(ctx, id))
+impl<H: ModelHooks> DynHooks for H {
+    fn resolve_id<'a>(&'a self, ctx: &'a CallContext<'a>, id: Value) -> ValueFuture<'a> {
+        Box::pin(ModelHooks::resolve_id(self, ctx, id))
     }
-    fn normalize<'a>(&self, ctx: &'a CallContext<'a>, data: &'a mut Instance) -> HookFuture<'a> {
-        Box::pin(M::normalize(ctx, data))
+    fn normalize<'a>(&'a self, ctx: &'a CallContext<'a>, data: &'a mut Instance) -> HookFuture<'a> {
+        Box::pin(ModelHooks::normalize(self, ctx, data))
     }
-    fn access<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a> {
-        Box::pin(M::access(ctx, where_))
+    fn access<'a>(&'a self, ctx: &'a CallContext<'a>, where_: &'a mut Option<Where>) -> HookFuture<'a> {
+        Box::pin(ModelHooks::access(self, ctx, where_))
     }
-    fn before_save<'a>(&self, ctx: &'a CallContext<'a>, event: &'a mut SaveEvent) -> HookFuture<'a> {
-        Box::pin(M::before_save(ctx, event))
+    fn before_save<'a>(&'a self, ctx: &'a CallContext<'a>, event: &'a mut SaveEvent) -> HookFuture<'a> {
+        Box::pin(ModelHooks::before_save(self, ctx, event))
     }
-    fn after_save<'a>(&self, ctx: &'a CallContext<'a>, instance: &'a Instance, is_new: bool) -> HookFuture<'a> {
-        Box::pin(M::after_save(ctx, instance, is_new))
+    fn after_save<'a>(&'a self, ctx: &'a CallContext<'a>, instance: &'a Instance, is_new: bool) -> HookFuture<'a> {
+        Box::pin(ModelHooks::after_save(self, ctx, instance, is_new))
     }
-    fn before_delete<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a Where) -> HookFuture<'a> {
-        Box::pin(M::before_delete(ctx, where_))
+    fn before_delete<'a>(&'a self, ctx: &'a CallContext<'a>, where_: &'a Where) -> HookFuture<'a> {
+        Box::pin(ModelHooks::before_delete(self, ctx, where_))
     }
-    fn after_delete<'a>(&self, ctx: &'a CallContext<'a>, where_: &'a Where, count: u64) -> HookFuture<'a> {
-        Box::pin(M::after_delete(ctx, where_, count))
+    fn after_delete<'a>(&'a self, ctx: &'a CallContext<'a>, where_: &'a Where, count: u64) -> HookFuture<'a> {
+        Box::pin(ModelHooks::after_delete(self, ctx, where_, count))
     }
-    fn loaded<'a>(&self, ctx: &'a CallContext<'a>, instance: &'a mut Instance) -> HookFuture<'a> {
-        Box::pin(M::loaded(ctx, instance))
+    fn loaded<'a>(&'a self, ctx: &'a CallContext<'a>, instance: &'a mut Instance) -> HookFuture<'a> {
+        Box::pin(ModelHooks::loaded(self, ctx, instance))
     }
 }
 
-/// Hooks that do nothing, for models registered from a bare definition.
-pub(crate) struct NoHooks;
+/// No hooks: what a model registered without any gets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
 
 impl ModelHooks for NoHooks {}

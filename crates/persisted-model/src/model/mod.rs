@@ -10,16 +10,17 @@ pub use definition::{
     DefaultValue, FloatWidth, IntegerWidth, ModelDefinition, ModelSettings, Property, PropertyType, Relation,
     RelationKind, pluralize,
 };
-pub use hooks::{CallContext, Instance, ModelHooks, SaveEvent};
-pub(crate) use hooks::{DynHooks, HooksOf, NoHooks};
+pub(crate) use hooks::DynHooks;
+pub use hooks::{CallContext, Instance, ModelHooks, NoHooks, SaveEvent};
 pub use registry::{ModelHandle, ModelRegistry};
 
 use sea_orm::DbBackend;
 use sea_orm::sea_query::TableCreateStatement;
 
 /// A model with the LoopBack PersistedModel REST API. Implemented by
-/// `#[derive(PersistedModel)]` on a sea-orm entity's `Model`.
-pub trait PersistedModel: ModelHooks + Sized {
+/// `#[derive(PersistedModel)]` on a sea-orm entity's `Model`; its hooks are a separate value
+/// ([`ModelHooks`]).
+pub trait PersistedModel: Sized + 'static {
     /// The model's runtime definition (built once per call; registries keep it).
     fn definition() -> ModelDefinition;
 

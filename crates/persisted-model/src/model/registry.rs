@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{ColumnType, StringLen, TableCreateStatement};
 
-use super::{DynHooks, HooksOf, ModelDefinition, NoHooks, PersistedModel};
+use super::{DynHooks, ModelDefinition, ModelHooks, NoHooks, PersistedModel};
 use crate::filter::ModelLookup;
 use crate::rest::{RemoteMethod, remote_methods};
 
@@ -25,16 +25,24 @@ struct Entry {
 }
 
 impl ModelHandle {
-    /// The handle of a derived model.
+    /// The handle of a derived model, without hooks.
     pub fn of<M: PersistedModel>() -> Self {
         let mut definition = M::definition();
         column_facts(&mut definition, &M::create_table_statement(DbBackend::Sqlite));
-        Self::from_parts(definition, Arc::new(HooksOf::<M>(Default::default())), Some(M::create_table_statement))
+        Self::from_parts(definition, Arc::new(NoHooks), Some(M::create_table_statement))
     }
 
-    /// A model served from a definition alone, with no hooks and no table creation.
+    /// A model served from a definition alone (a model defined at run time), with no hooks
+    /// and no table creation.
     pub fn from_definition(definition: ModelDefinition) -> Self {
-        Self::from_parts(definition, Arc::new(HooksOf::<NoHooks>(Default::default())), None)
+        Self::from_parts(definition, Arc::new(NoHooks), None)
+    }
+
+    /// The same model with these hooks (replacing any it had).
+    pub fn with_hooks(self, hooks: impl ModelHooks) -> Self {
+        let mut entry = self.into_entry();
+        entry.hooks = Arc::new(hooks);
+        Self { inner: Arc::new(entry) }
     }
 
     fn from_parts(

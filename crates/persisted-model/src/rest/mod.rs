@@ -229,9 +229,51 @@ impl RestApi {
 }
 
 impl RestApiBuilder {
-    /// Serves a derived model.
+    /// Serves a derived model, without hooks.
     pub fn model<M: PersistedModel>(self) -> Self {
         self.handle(ModelHandle::of::<M>())
+    }
+
+    /// Serves a derived model with its hooks: a value whose fields are the hooks' state.
+    ///
+    /// ```no_run
+    /// use persisted_model::prelude::*;
+    /// use sea_orm::entity::prelude::*;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    /// #[sea_orm(table_name = "post")]
+    /// pub struct Model {
+    ///     #[sea_orm(primary_key)]
+    ///     pub id: i32,
+    ///     pub title: String,
+    /// }
+    /// #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// pub enum Relation {}
+    /// impl ActiveModelBehavior for ActiveModel {}
+    ///
+    /// /// Titles are stored with a prefix of the application's choosing.
+    /// struct PostHooks {
+    ///     prefix: String,
+    /// }
+    ///
+    /// impl ModelHooks for PostHooks {
+    ///     async fn before_save(&self, _ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+    ///         let title: String = event.get("title").unwrap_or_default();
+    ///         event.set("title", format!("{}{title}", self.prefix))
+    ///     }
+    /// }
+    ///
+    /// #[actix_web::main]
+    /// async fn main() -> Result<(), persisted_model::Error> {
+    ///     let db = persisted_model::connect("sqlite::memory:").await?;
+    ///     let api = RestApi::builder(db).model_with::<Model>(PostHooks { prefix: "> ".into() }).build().await?;
+    ///     # let _ = api;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn model_with<M: PersistedModel>(self, hooks: impl crate::ModelHooks) -> Self {
+        self.handle(ModelHandle::of::<M>().with_hooks(hooks))
     }
 
     /// Serves a model from its handle (for definitions changed with `map_definition`).
