@@ -14,5 +14,6 @@ mod fuzz;
 mod hooks;
 mod openapi;
 mod relations;
+mod repository;
 mod robustness;
 mod routes;

@@ -50,6 +50,7 @@ mod error;
 pub mod filter;
 mod model;
 mod openapi;
+mod repository;
 mod rest;
 mod store;
 mod validation;
@@ -73,6 +74,8 @@ pub use model::{
     ModelRegistry, ModelSettings, NoHooks, PersistedModel, Property, PropertyType, Relation, RelationKind, SaveEvent,
     pluralize,
 };
+#[doc(inline)]
+pub use repository::Repository;
 #[doc(inline)]
 pub use rest::{
     AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, ModelRoutes, Operation, RelationOp,

@@ -153,7 +153,7 @@ impl ModelHooks for TokenHooks {
             None if event.is_new => {
                 // Login and password reset mint for the user they checked; REST callers mint for
                 // themselves unless an ACL grants more (security rule 2).
-                let trusted = ctx.request.is_none() || matches!(ctx.method, "login" | "resetPassword");
+                let trusted = ctx.is_system() || matches!(ctx.method, "login" | "resetPassword");
                 let asked = event.data.get("userId").filter(|v| !v.is_null()).map(persisted_model::id_text);
                 if !trusted {
                     match (caller.user_id(), asked) {

@@ -100,7 +100,7 @@ impl ModelHooks for UserHooks {
                     ),
                 )
                 .with_code("PASSWORD_TOO_LONG"));
-            } else if !(password::is_hash(p) && ctx.request.is_none()) {
+            } else if !(password::is_hash(p) && ctx.is_system()) {
                 // Server code may store a hash it already has (migrations); clients never can.
                 hash = Some(p.clone());
             }

@@ -36,6 +36,9 @@ pub struct CallContext<'a> {
     pub registry: &'a ModelRegistry,
     /// Query limits.
     pub limits: &'a FilterLimits,
+    /// The caller server code acts as ([`Repository::as_caller`](crate::Repository::as_caller));
+    /// `None` inside a request (the request's caller) and for the system.
+    pub caller: Option<&'a persisted_model_acl::Caller>,
 }
 
 impl<'a> CallContext<'a> {
@@ -48,12 +51,24 @@ impl<'a> CallContext<'a> {
             model: handle,
             call: CallContext { model: handle.definition(), ..self.clone() },
             limits: self.limits,
+            keep_hidden: false,
         })
     }
 
-    /// Who is calling (anonymous outside a request).
+    /// Who is calling: the request's caller, the caller server code acts as, or anonymous
+    /// for the system.
     pub fn caller(&self) -> persisted_model_acl::Caller {
-        self.request.map(crate::access::caller_of).unwrap_or_default()
+        match (self.caller, self.request) {
+            (Some(caller), _) => caller.clone(),
+            (None, Some(req)) => crate::access::caller_of(req),
+            (None, None) => persisted_model_acl::Caller::anonymous(),
+        }
+    }
+
+    /// Whether the call comes from server code acting as the system (no request, no caller):
+    /// seeding, migrations, the repository outside `as_caller`. Hooks may trust it.
+    pub fn is_system(&self) -> bool {
+        self.request.is_none() && self.caller.is_none()
     }
 }
 

@@ -22,6 +22,8 @@ struct Entry {
     create_table: Option<fn(DbBackend) -> TableCreateStatement>,
     methods: Vec<RemoteMethod>,
     acl_methods: Vec<String>,
+    /// The Rust type of a derived model (the typed repository finds models by it).
+    type_id: Option<std::any::TypeId>,
 }
 
 impl ModelHandle {
@@ -29,7 +31,14 @@ impl ModelHandle {
     pub fn of<M: PersistedModel>() -> Self {
         let mut definition = M::definition();
         column_facts(&mut definition, &M::create_table_statement(DbBackend::Sqlite));
-        Self::from_parts(definition, Arc::new(NoHooks), Some(M::create_table_statement))
+        let mut entry = Self::from_parts(definition, Arc::new(NoHooks), Some(M::create_table_statement)).into_entry();
+        entry.type_id = Some(std::any::TypeId::of::<M>());
+        Self { inner: Arc::new(entry) }
+    }
+
+    /// Whether this handle serves the derived model `M`.
+    pub fn is<M: 'static>(&self) -> bool {
+        self.inner.type_id == Some(std::any::TypeId::of::<M>())
     }
 
     /// A model served from a definition alone (a model defined at run time), with no hooks
@@ -51,7 +60,14 @@ impl ModelHandle {
         create_table: Option<fn(DbBackend) -> TableCreateStatement>,
     ) -> Self {
         Self {
-            inner: Arc::new(Entry { definition, hooks, create_table, methods: Vec::new(), acl_methods: Vec::new() }),
+            inner: Arc::new(Entry {
+                definition,
+                hooks,
+                create_table,
+                methods: Vec::new(),
+                acl_methods: Vec::new(),
+                type_id: None,
+            }),
         }
     }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::RestState;
 use crate::filter::QueryParams;
-use crate::model::{CallContext, ModelHandle};
+use crate::model::ModelHandle;
 use crate::store::Store;
 use crate::value::parse_id;
 
@@ -33,21 +33,7 @@ pub struct Call {
 impl Call {
     /// A store over the method's model.
     pub fn store(&self) -> Store<'_> {
-        let db = crate::Db::pool(&self.state.db);
-        Store {
-            db,
-            registry: &self.state.registry,
-            model: &self.model,
-            call: CallContext {
-                model: self.model.definition(),
-                method: &self.method,
-                request: Some(&self.request),
-                db,
-                registry: &self.state.registry,
-                limits: &self.state.limits,
-            },
-            limits: &self.state.limits,
-        }
+        Store::new(&self.state, crate::Db::pool(&self.state.db), &self.model, &self.method, Some(&self.request))
     }
 
     /// A store over another registered model.

@@ -15,7 +15,7 @@ use super::routes::RouteTarget;
 use crate::access;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, FilterUse, QueryParams, Where, object_argument, parse_filter, parse_where};
-use crate::model::{CallContext, ModelDefinition};
+use crate::model::ModelDefinition;
 use crate::store::Store;
 use crate::value::parse_id;
 
@@ -69,21 +69,7 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
     let model = &target.model;
     let def = model.definition();
     let method = &target.method;
-    let db = crate::Db::pool(&state.db);
-    let store = Store {
-        db,
-        registry: &state.registry,
-        model,
-        call: CallContext {
-            model: def,
-            method: &method.name,
-            request: Some(&req),
-            db,
-            registry: &state.registry,
-            limits: &state.limits,
-        },
-        limits: &state.limits,
-    };
+    let store = Store::new(state, crate::Db::pool(&state.db), model, &method.name, Some(&req));
     let args = Args { params: QueryParams::parse(req.query_string()), state };
     let body = if target.reads_body { read_body(&req, payload, state.body_limit).await? } else { Value::Null };
     if let Value::Array(items) = &body

@@ -71,21 +71,7 @@ impl RestState {
         method: &'a str,
         request: Option<&'a actix_web::HttpRequest>,
     ) -> Option<crate::Store<'a>> {
-        let handle = self.registry.get(model)?;
-        Some(crate::Store {
-            db,
-            registry: &self.registry,
-            model: handle,
-            call: crate::CallContext {
-                model: handle.definition(),
-                method,
-                request,
-                db,
-                registry: &self.registry,
-                limits: &self.limits,
-            },
-            limits: &self.limits,
-        })
+        Some(crate::Store::new(self, db, self.registry.get(model)?, method, request))
     }
 
     /// Whether `caller` may call `method` of `model` (for hooks and custom methods that need a
@@ -167,6 +153,12 @@ impl RestApi {
             acl_sources: Vec::new(),
             deny_with_401: false,
         }
+    }
+
+    /// Typed data access to a registered model for server code, with the same hooks,
+    /// validation and row rules as the routes (see [`Repository`](crate::Repository)).
+    pub fn repository<M: PersistedModel + serde::de::DeserializeOwned>(&self) -> crate::Result<crate::Repository<M>> {
+        crate::Repository::new(self.state.clone())
     }
 
     /// The shared state (also registered as app data by [`RestApi::scope`]).

@@ -32,9 +32,37 @@ pub struct Store<'a> {
     pub call: CallContext<'a>,
     /// Query limits.
     pub limits: &'a FilterLimits,
+    /// Instances keep their hidden properties (the typed repository reads whole rows).
+    pub(crate) keep_hidden: bool,
 }
 
 impl<'a> Store<'a> {
+    /// A store over `model` for a call of `method` (by `request`, when it came from one).
+    pub(crate) fn new(
+        state: &'a crate::RestState,
+        db: Db<'a>,
+        model: &'a ModelHandle,
+        method: &'a str,
+        request: Option<&'a actix_web::HttpRequest>,
+    ) -> Self {
+        Store {
+            db,
+            registry: &state.registry,
+            model,
+            call: CallContext {
+                model: model.definition(),
+                method,
+                request,
+                db,
+                registry: &state.registry,
+                limits: &state.limits,
+                caller: None,
+            },
+            limits: &state.limits,
+            keep_hidden: false,
+        }
+    }
+
     fn def(&self) -> &'a ModelDefinition {
         self.model.definition()
     }
@@ -55,6 +83,7 @@ impl<'a> Store<'a> {
             model: self.model,
             call: CallContext { db, ..self.call.clone() },
             limits: self.limits,
+            keep_hidden: self.keep_hidden,
         }
     }
 
@@ -410,8 +439,9 @@ impl<'a> Store<'a> {
     pub async fn present(&self, mut row: Instance, filter: &Filter) -> Result<Instance> {
         self.model.hooks().loaded(&self.call, &mut row).await?;
         let def = self.def();
+        let keep_hidden = self.keep_hidden;
         row.retain(|key, _| match def.property(key) {
-            Some(p) => !p.hidden && filter.fields.as_ref().is_none_or(|f| f.iter().any(|n| n == key)),
+            Some(p) => (keep_hidden || !p.hidden) && filter.fields.as_ref().is_none_or(|f| f.iter().any(|n| n == key)),
             // Included relations, and what a `loaded` hook added unless `fields` narrowed.
             None => filter.fields.is_none() || filter.include.iter().any(|i| i.relation == *key),
         });
