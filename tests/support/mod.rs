@@ -61,6 +61,8 @@ pub struct Settings {
     pub max_batch: Option<usize>,
     /// Application-level ACL entries.
     pub acls: Vec<AclEntry>,
+    /// How long a request waits for a connection (default: the framework's 2 s).
+    pub acquire_timeout: Option<std::time::Duration>,
 }
 
 /// Runs `check` once per backend with a fresh app built with `settings`.
@@ -145,6 +147,9 @@ impl TestApp {
         let mut opts = persisted_model::connect_options(&url);
         if let Some(n) = settings.pool {
             opts.max_connections(n).min_connections(1);
+        }
+        if let Some(t) = settings.acquire_timeout {
+            opts.acquire_timeout(t);
         }
         let db = sea_orm::Database::connect(opts).await.expect("connect to the test database");
         use models::*;

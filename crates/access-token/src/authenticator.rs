@@ -33,6 +33,23 @@ pub struct TokenAuthenticator {
 }
 
 impl Authenticator for TokenAuthenticator {
+    /// The three places a token may come from: `Authorization`, `X-Access-Token` and the
+    /// `access_token` query parameter.
+    fn security_schemes(&self) -> Vec<(String, utoipa::openapi::security::SecurityScheme)> {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        vec![
+            (
+                "AccessToken".into(),
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    "Authorization",
+                    "The access token id (or `Bearer <token>`): log in with POST /Users/login and use the id it returns.",
+                ))),
+            ),
+            ("XAccessToken".into(), SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Access-Token")))),
+            ("access_token".into(), SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new("access_token")))),
+        ]
+    }
+
     fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>> {
         Box::pin(async move {
             let Some(raw) = token_from_request(req) else { return Ok(Caller::anonymous()) };

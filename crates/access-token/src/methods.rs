@@ -234,7 +234,9 @@ async fn issue_reset_token(
     let token = call
         .store_for(handle)
         .transaction(async |tokens| {
-            // The oldest outstanding reset tokens go, so repeated requests cannot fill the table.
+            // One reset at a time per user (the user's row is locked), and the oldest
+            // outstanding reset tokens go, so repeated requests cannot fill the table.
+            tokens.for_model(&call.model, "resetPassword").lock_by_id(&user_id).await?;
             let mine = Filter { where_: Some(Where::eq("userId", user_id.clone())), ..Filter::default() };
             let mut resets: Vec<_> = tokens
                 .find_raw(mine)

@@ -27,6 +27,12 @@ pub trait Authenticator: Send + Sync + 'static {
     /// The caller of `req`: anonymous when there is no token or an unknown one; an error (401
     /// `INVALID_TOKEN`) for an expired token.
     fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>>;
+
+    /// How callers present their credentials, for the OpenAPI document: each scheme by name.
+    /// Operations that anonymous callers may not call require one of them. None by default.
+    fn security_schemes(&self) -> Vec<(String, utoipa::openapi::security::SecurityScheme)> {
+        Vec::new()
+    }
 }
 
 /// Answers whether a caller holds a named role (roles of a RoleMapping table, custom roles).

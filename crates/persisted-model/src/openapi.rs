@@ -16,6 +16,24 @@ use serde_json::{Map, Value, json};
 use crate::model::{ModelDefinition, PropertyType, RelationKind};
 use crate::rest::{Operation, RelationOp, RemoteMethod, RestState};
 
+/// The document's `info`: title, version and description (`RestApiBuilder::openapi_info`).
+#[derive(Debug, Clone)]
+pub(crate) struct OpenApiInfo {
+    pub(crate) title: String,
+    pub(crate) version: String,
+    pub(crate) description: String,
+}
+
+impl Default for OpenApiInfo {
+    fn default() -> Self {
+        Self {
+            title: "persisted-model API".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "LoopBack 3 compatible REST API.".into(),
+        }
+    }
+}
+
 /// Runs a future that cannot wait (a policy check with no resolver).
 fn now<F: Future>(f: F) -> Option<F::Output> {
     let mut cx = Context::from_waker(Waker::noop());
@@ -170,6 +188,7 @@ fn oas_path(root: &str, model: &ModelDefinition, route: &str) -> String {
 
 fn operation(
     state: &RestState,
+    schemes: &[(String, utoipa::openapi::security::SecurityScheme)],
     model: &ModelDefinition,
     m: &RemoteMethod,
     verb: &Method,
@@ -353,14 +372,16 @@ fn operation(
     };
     let anonymous = Caller::anonymous();
     let denied = now(state.policy.check(&request, &anonymous, &())).is_some_and(|c| c.decision == Decision::Deny);
-    if denied {
-        op["security"] = json!([{"AccessToken": []}, {"XAccessToken": []}, {"access_token": []}]);
+    if denied && !schemes.is_empty() {
+        op["security"] = Value::Array(schemes.iter().map(|(name, _)| json!({ name: [] })).collect());
     }
     op
 }
 
-/// The OpenAPI 3.1 document of every public model under `root` (for example `/api`).
+/// The OpenAPI 3.1 document of every public model under `root` (for example `/api`). The
+/// security schemes come from the application's authenticator; the core knows no scheme.
 pub fn document(state: &RestState, root: &str) -> Value {
+    let schemes = state.authenticator.as_ref().map(|a| a.security_schemes()).unwrap_or_default();
     let mut paths = Map::new();
     let mut schemas = Map::new();
     schemas.insert(
@@ -395,11 +416,11 @@ pub fn document(state: &RestState, root: &str) -> Value {
         for m in handle.remote_methods() {
             for (index, (verb, route)) in m.routes.iter().enumerate() {
                 let path = oas_path(root, model, route);
-                let mut op = operation(state, model, &m, verb, index, route);
+                let mut op = operation(state, &schemes, model, &m, verb, index, route);
                 // A method with several entries (exists: GET /:id/exists and HEAD /:id) gets
                 // LoopBack's verb-and-path suffix on the later ones.
                 if !used.insert(op["operationId"].as_str().unwrap_or_default().to_owned()) {
-                    op = operation(state, model, &m, verb, index + 1, route);
+                    op = operation(state, &schemes, model, &m, verb, index + 1, route);
                     used.insert(op["operationId"].as_str().unwrap_or_default().to_owned());
                 }
                 let item = paths.entry(path.clone()).or_insert_with(|| json!({}));
@@ -407,19 +428,20 @@ pub fn document(state: &RestState, root: &str) -> Value {
             }
         }
     }
+    let mut components = json!({ "schemas": schemas });
+    if !schemes.is_empty() {
+        let named: Map<String, Value> = schemes
+            .iter()
+            .map(|(name, scheme)| (name.clone(), serde_json::to_value(scheme).unwrap_or(Value::Null)))
+            .collect();
+        components["securitySchemes"] = Value::Object(named);
+    }
+    let info = &state.openapi_info;
     json!({
         "openapi": "3.1.0",
-        "info": {"title": "persisted-model API", "version": env!("CARGO_PKG_VERSION"),
-            "description": "LoopBack 3 compatible REST API. Log in with POST /Users/login where available and use Authorize with the token id."},
+        "info": {"title": info.title, "version": info.version, "description": info.description},
         "tags": tags,
         "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "AccessToken": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "The access token id (or `Bearer <token>`)."},
-                "XAccessToken": {"type": "apiKey", "in": "header", "name": "X-Access-Token"},
-                "access_token": {"type": "apiKey", "in": "query", "name": "access_token"}
-            }
-        }
+        "components": components,
     })
 }

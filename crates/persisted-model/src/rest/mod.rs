@@ -49,6 +49,9 @@ pub struct RestState {
     pub(crate) acl_sources: Vec<SharedAclSource>,
     /// Answer every denial with 401, as LoopBack 3 did by default (off: 403 when authenticated).
     pub deny_with_401: bool,
+    pub(crate) openapi_info: crate::openapi::OpenApiInfo,
+    /// The generated document, made once per REST root (every worker mounts the explorer).
+    openapi_cache: std::sync::Mutex<Vec<(String, utoipa::openapi::OpenApi)>>,
 }
 
 impl RestState {
@@ -123,6 +126,7 @@ pub struct RestApiBuilder {
     role_sources: Vec<SharedRoleSource>,
     acl_sources: Vec<SharedAclSource>,
     deny_with_401: bool,
+    openapi_info: crate::openapi::OpenApiInfo,
 }
 
 impl std::fmt::Debug for RestApi {
@@ -152,6 +156,7 @@ impl RestApi {
             role_sources: Vec::new(),
             acl_sources: Vec::new(),
             deny_with_401: false,
+            openapi_info: Default::default(),
         }
     }
 
@@ -167,20 +172,49 @@ impl RestApi {
     }
 
     /// The OpenAPI 3.1 document of the API mounted under `root`, built from the same tables as
-    /// the routes.
-    pub fn openapi(&self, root: &str) -> serde_json::Value {
-        crate::openapi::document(&self.state, root)
+    /// the routes, as utoipa's typed document: an application merges its own
+    /// `#[utoipa::path]` routes into it (`merge_from`) and serves the result with
+    /// [`explorer_with`](Self::explorer_with).
+    pub fn openapi(&self, root: &str) -> utoipa::openapi::OpenApi {
+        let cache = &self.state.openapi_cache;
+        if let Some((_, doc)) = cache.lock().ok().and_then(|c| c.iter().find(|(r, _)| r == root).cloned()) {
+            return doc;
+        }
+        let doc = crate::openapi::document(&self.state, root);
+        // The document is made to fit utoipa's model (the tests check the round trip).
+        let doc: utoipa::openapi::OpenApi = serde_json::from_value(doc).unwrap_or_else(|e| {
+            tracing::error!(target: "persisted_model::openapi", error = %e, "the generated document does not fit utoipa's model");
+            utoipa::openapi::OpenApi::default()
+        });
+        if let Ok(mut c) = cache.lock() {
+            c.push((root.to_owned(), doc.clone()));
+        }
+        doc
     }
 
-    /// Swagger UI at `/explorer` with the document at `/explorer/openapi.json` (vendored
+    /// Swagger UI at `/explorer` with the API's document at `/explorer/openapi.json` (vendored
     /// assets: nothing is fetched at build or run time).
     /// `/explorer` itself redirects to `/explorer/`, as LoopBack's explorer did.
     pub fn explorer(&self, root: &str) -> impl actix_web::dev::HttpServiceFactory + 'static {
+        self.explorer_with(self.openapi(root))
+    }
+
+    /// Swagger UI at `/explorer` showing `doc`: the API's document with the application's own
+    /// routes merged in.
+    ///
+    /// ```ignore
+    /// #[derive(utoipa::OpenApi)]
+    /// #[openapi(paths(health))]
+    /// struct AppDoc;
+    ///
+    /// let doc = api.openapi("/api").merge_from(AppDoc::openapi());
+    /// App::new().service(api.explorer_with(doc))
+    /// ```
+    pub fn explorer_with(&self, doc: utoipa::openapi::OpenApi) -> impl actix_web::dev::HttpServiceFactory + 'static {
         let redirect = web::resource("/explorer").route(web::get().to(|| async {
             actix_web::HttpResponse::MovedPermanently().insert_header(("Location", "/explorer/")).finish()
         }));
-        let ui = utoipa_swagger_ui::SwaggerUi::new("/explorer/{_:.*}")
-            .external_url_unchecked("/explorer/openapi.json", self.openapi(root));
+        let ui = utoipa_swagger_ui::SwaggerUi::new("/explorer/{_:.*}").url("/explorer/openapi.json", doc);
         (redirect, ui)
     }
 
@@ -317,6 +351,20 @@ impl RestApiBuilder {
         self
     }
 
+    /// The OpenAPI document's title and version (default: "persisted-model API" and this
+    /// crate's version).
+    pub fn openapi_info(mut self, title: &str, version: &str) -> Self {
+        self.openapi_info.title = title.to_owned();
+        self.openapi_info.version = version.to_owned();
+        self
+    }
+
+    /// The OpenAPI document's description (default: "LoopBack 3 compatible REST API.").
+    pub fn openapi_description(mut self, text: &str) -> Self {
+        self.openapi_info.description = text.to_owned();
+        self
+    }
+
     /// Answers every denial with 401 `AUTHORIZATION_REQUIRED`, as LoopBack 3 did by default.
     pub fn deny_with_401(mut self, yes: bool) -> Self {
         self.deny_with_401 = yes;
@@ -386,6 +434,8 @@ impl RestApiBuilder {
                 role_sources: self.role_sources,
                 acl_sources: self.acl_sources,
                 deny_with_401: self.deny_with_401,
+                openapi_info: self.openapi_info,
+                openapi_cache: Default::default(),
             }),
         })
     }

@@ -161,6 +161,13 @@ impl<'a> Store<'a> {
         Ok(sql::count(&self.db, self.def(), where_.as_ref()).await?)
     }
 
+    /// Locks the row with this id until the transaction this store is in ends, so that
+    /// concurrent writes that read it first take turns (PostgreSQL and MySQL `FOR UPDATE`;
+    /// SQLite's write transactions take turns already). Whether the row exists.
+    pub async fn lock_by_id(&self, id: &Value) -> Result<bool> {
+        Ok(sql::lock_by_id(&self.db, self.def(), id).await?)
+    }
+
     /// exists.
     pub async fn exists(&self, id: &Value) -> Result<bool> {
         Ok(self.count(Some(sql::id_where(self.def(), id))).await? > 0)

@@ -84,6 +84,23 @@ pub async fn count<C: ConnectionTrait>(db: &C, model: &ModelDefinition, where_: 
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// Locks the row with this id until the transaction ends (`SELECT ... FOR UPDATE`), so that
+/// writes that read it first are serialized. SQLite's write transactions are serialized
+/// already (they begin IMMEDIATE), and it has no row locks.
+pub async fn lock_by_id<C: ConnectionTrait>(db: &C, model: &ModelDefinition, id: &Value) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        return exists(db, model, id).await;
+    }
+    let mut select = Query::select();
+    select
+        .expr(filter::column(model, model.id_property()))
+        .from(table(model))
+        .cond_where(filter::condition(&id_where(model, id), model, backend).map_err(server_code)?)
+        .lock(sea_orm::sea_query::LockType::Update);
+    Ok(db.query_one(&select).await?.is_some())
+}
+
 /// Whether a row with this id exists.
 pub async fn exists<C: ConnectionTrait>(db: &C, model: &ModelDefinition, id: &Value) -> Result<bool, DbErr> {
     Ok(count(db, model, Some(&id_where(model, id))).await? > 0)
