@@ -15,9 +15,9 @@
 //! let anonymous = Caller::anonymous();
 //! let login = AccessRequest::new("User", "login", AccessType::Execute);
 //! # futures_lite(async {
-//! assert_eq!(policy.check(&login, &anonymous, &()).await.decision, Decision::Allow);
+//! assert_eq!(policy.check(&login, &anonymous, &()).await.unwrap().decision, Decision::Allow);
 //! let find = AccessRequest::new("User", "find", AccessType::Read);
-//! assert_eq!(policy.check(&find, &anonymous, &()).await.decision, Decision::Deny);
+//! assert_eq!(policy.check(&find, &anonymous, &()).await.unwrap().decision, Decision::Deny);
 //! # });
 //! # fn futures_lite(f: impl std::future::Future<Output = ()>) {
 //! #     let waker = std::task::Waker::noop();

@@ -95,8 +95,13 @@ impl Policy {
         self.by_model.get(model).into_iter().flatten().chain(self.wildcard.iter())
     }
 
-    /// Decides a request. `extra` are entries from elsewhere (an `ACL` table).
-    pub async fn check<R: RoleResolver>(&self, request: &AccessRequest<'_>, caller: &Caller, resolver: &R) -> Check {
+    /// Decides a request; fails only when the resolver does.
+    pub async fn check<R: RoleResolver>(
+        &self,
+        request: &AccessRequest<'_>,
+        caller: &Caller,
+        resolver: &R,
+    ) -> Result<Check, R::Error> {
         self.check_with(request, caller, resolver, &[]).await
     }
 
@@ -107,28 +112,28 @@ impl Policy {
         caller: &Caller,
         resolver: &R,
         extra: &[AclEntry],
-    ) -> Check {
+    ) -> Result<Check, R::Error> {
         // Scopes first: a token limited to other scopes may call nothing here.
         let wanted = request.scopes.map(<[String]>::to_vec).unwrap_or_else(|| vec!["DEFAULT".to_owned()]);
         if caller.is_authenticated() && !caller.effective_scopes().iter().any(|s| wanted.contains(s)) {
-            return Check {
+            return Ok(Check {
                 decision: Decision::Deny,
                 entry: None,
                 reason: "the token's scopes do not allow this method".into(),
-            };
+            });
         }
         let mut candidates: Vec<(u64, &AclEntry)> =
             self.entries(request.model).chain(extra.iter()).filter_map(|e| score(e, request).map(|s| (s, e))).collect();
         candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
         for (_, entry) in candidates {
-            if applies(entry, request, caller, resolver).await {
+            if applies(entry, request, caller, resolver).await? {
                 let decision = if entry.permission.denies() { Decision::Deny } else { Decision::Allow };
-                return Check { decision, entry: Some(entry.clone()), reason: format!("decided by {entry}") };
+                return Ok(Check { decision, entry: Some(entry.clone()), reason: format!("decided by {entry}") });
             }
         }
         let default = self.defaults.get(request.model).copied().unwrap_or(Permission::Allow);
         let decision = if default.denies() { Decision::Deny } else { Decision::Allow };
-        Check { decision, entry: None, reason: format!("no entry applies: default permission {default:?}") }
+        Ok(Check { decision, entry: None, reason: format!("no entry applies: default permission {default:?}") })
     }
 }
 
@@ -137,8 +142,10 @@ async fn applies<R: RoleResolver>(
     request: &AccessRequest<'_>,
     caller: &Caller,
     resolver: &R,
-) -> bool {
-    match entry.principal_type {
+) -> Result<bool, R::Error> {
+    let resolved =
+        async |role: &str| Ok::<_, R::Error>(resolver.is_in_role(role, request, caller).await?.unwrap_or(false));
+    Ok(match entry.principal_type {
         PrincipalType::User | PrincipalType::App => {
             caller.principals.iter().any(|p| p.kind == entry.principal_type && p.id == entry.principal_id)
         }
@@ -150,18 +157,13 @@ async fn applies<R: RoleResolver>(
                 Some(BuiltinRole::Unauthenticated) => !caller.is_authenticated(),
                 // $owner needs an instance and a user; $related has no built-in resolver.
                 Some(BuiltinRole::Owner) => {
-                    caller.is_authenticated()
-                        && request.model_id.is_some()
-                        && resolver.is_in_role(role, request, caller).await.unwrap_or(false)
+                    caller.is_authenticated() && request.model_id.is_some() && resolved(role).await?
                 }
-                Some(BuiltinRole::Related) => resolver.is_in_role(role, request, caller).await.unwrap_or(false),
-                None => {
-                    caller.roles.iter().any(|r| r == role)
-                        || resolver.is_in_role(role, request, caller).await.unwrap_or(false)
-                }
+                Some(BuiltinRole::Related) => resolved(role).await?,
+                None => caller.roles.iter().any(|r| r == role) || resolved(role).await?,
             }
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -180,7 +182,7 @@ mod tests {
     }
 
     fn decide(policy: &Policy, req: &AccessRequest<'_>, caller: &Caller) -> Decision {
-        block_on(policy.check(req, caller, &())).decision
+        block_on(policy.check(req, caller, &())).unwrap().decision
     }
 
     /// LoopBack's User ACLs (user.json), in their order.
@@ -202,9 +204,16 @@ mod tests {
     struct Owners(&'static str);
 
     impl RoleResolver for Owners {
-        async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Option<bool> {
-            (role == "$owner")
-                .then(|| request.model_id.as_deref() == caller.user_id() && caller.user_id() == Some(self.0))
+        type Error = std::convert::Infallible;
+
+        async fn is_in_role(
+            &self,
+            role: &str,
+            request: &AccessRequest<'_>,
+            caller: &Caller,
+        ) -> Result<Option<bool>, Self::Error> {
+            Ok((role == "$owner")
+                .then(|| request.model_id.as_deref() == caller.user_id() && caller.user_id() == Some(self.0)))
         }
     }
 
@@ -223,12 +232,12 @@ mod tests {
         let alice = Caller::user(2, "User");
         let mut own = AccessRequest::new("User", "findById", AccessType::Read);
         own.model_id = Some("2".into());
-        assert_eq!(block_on(policy.check(&own, &alice, &Owners("2"))).decision, Decision::Allow);
+        assert_eq!(block_on(policy.check(&own, &alice, &Owners("2"))).unwrap().decision, Decision::Allow);
         own.model_id = Some("1".into());
-        assert_eq!(block_on(policy.check(&own, &alice, &Owners("2"))).decision, Decision::Deny);
+        assert_eq!(block_on(policy.check(&own, &alice, &Owners("2"))).unwrap().decision, Decision::Deny);
         // `$owner` never matches list endpoints.
         let find = AccessRequest::new("User", "find", AccessType::Read);
-        assert_eq!(block_on(policy.check(&find, &alice, &Owners("2"))).decision, Decision::Deny);
+        assert_eq!(block_on(policy.check(&find, &alice, &Owners("2"))).unwrap().decision, Decision::Deny);
     }
 
     #[test]
@@ -347,7 +356,7 @@ mod tests {
         let mut caller = Caller::user(1, "User");
         caller.scopes = Some(vec!["reset-password".into()]);
         let req = AccessRequest::new("M", "find", AccessType::Read);
-        let check = block_on(policy.check(&req, &caller, &()));
+        let check = block_on(policy.check(&req, &caller, &())).unwrap();
         assert_eq!(check.decision, Decision::Deny);
         let scopes = vec!["reset-password".to_owned()];
         let mut set_password = AccessRequest::new("User", "setPassword", AccessType::Execute);
@@ -359,7 +368,8 @@ mod tests {
     fn the_deciding_entry_is_reported() {
         let policy = user_acls();
         let check =
-            block_on(policy.check(&AccessRequest::new("User", "find", AccessType::Read), &Caller::anonymous(), &()));
+            block_on(policy.check(&AccessRequest::new("User", "find", AccessType::Read), &Caller::anonymous(), &()))
+                .unwrap();
         assert_eq!(check.entry, Some(AclEntry::role("User", "*", None, "$everyone").deny()));
         assert!(check.reason.contains("Deny User.*"), "{}", check.reason);
     }

@@ -37,17 +37,27 @@ impl BuiltinRole {
 /// Answers "is the caller in this role for this request?" for roles that need data:
 /// `$owner`, static roles (RoleMapping) and custom roles.
 ///
-/// Implemented for `()` (knows no role) and for closures.
+/// Implemented for `()` (knows no role) and for closures; neither can fail.
 // Resolvers run inside actix-web handlers, which need no `Send` futures.
 #[allow(async_fn_in_trait)]
 pub trait RoleResolver {
+    /// Why the resolver could not answer (a database error...): the check fails with it.
+    type Error;
+
     /// `Some(answer)` when this resolver knows the role, `None` to let the next one decide.
-    async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Option<bool>;
+    async fn is_in_role(
+        &self,
+        role: &str,
+        request: &AccessRequest<'_>,
+        caller: &Caller,
+    ) -> Result<Option<bool>, Self::Error>;
 }
 
 impl RoleResolver for () {
-    async fn is_in_role(&self, _: &str, _: &AccessRequest<'_>, _: &Caller) -> Option<bool> {
-        None
+    type Error = std::convert::Infallible;
+
+    async fn is_in_role(&self, _: &str, _: &AccessRequest<'_>, _: &Caller) -> Result<Option<bool>, Self::Error> {
+        Ok(None)
     }
 }
 
@@ -56,7 +66,14 @@ where
     F: Fn(&str, &AccessRequest<'_>, &Caller) -> Fut,
     Fut: Future<Output = Option<bool>>,
 {
-    async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Option<bool> {
-        self(role, request, caller).await
+    type Error = std::convert::Infallible;
+
+    async fn is_in_role(
+        &self,
+        role: &str,
+        request: &AccessRequest<'_>,
+        caller: &Caller,
+    ) -> Result<Option<bool>, Self::Error> {
+        Ok(self(role, request, caller).await)
     }
 }

@@ -100,36 +100,25 @@ struct Resolver<'a> {
     state: &'a RestState,
     db: Db<'a>,
     model: &'a ModelDefinition,
-    failure: std::cell::RefCell<Option<Error>>,
 }
 
 impl RoleResolver for Resolver<'_> {
-    async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Option<bool> {
-        let answer = if role == "$owner" {
-            is_owner(self.state, self.db, self.model, request, caller).await.map(Some)
-        } else {
-            // A role holds when any source says so.
-            let mut answer = Ok(None);
-            for source in &self.state.role_sources {
-                match source.has_role(role, request, caller, self.state, self.db).await {
-                    Ok(Some(true)) => {
-                        answer = Ok(Some(true));
-                        break;
-                    }
-                    Ok(Some(false)) => answer = Ok(Some(false)),
-                    Ok(None) => {}
-                    Err(e) => {
-                        answer = Err(e);
-                        break;
-                    }
-                }
+    type Error = Error;
+
+    async fn is_in_role(&self, role: &str, request: &AccessRequest<'_>, caller: &Caller) -> Result<Option<bool>> {
+        if role == "$owner" {
+            return is_owner(self.state, self.db, self.model, request, caller).await.map(Some);
+        }
+        // A role holds when any source says so.
+        let mut answer = None;
+        for source in &self.state.role_sources {
+            match source.has_role(role, request, caller, self.state, self.db).await? {
+                Some(true) => return Ok(Some(true)),
+                Some(false) => answer = Some(false),
+                None => {}
             }
-            answer
-        };
-        answer.unwrap_or_else(|e| {
-            self.failure.borrow_mut().replace(e);
-            Some(false)
-        })
+        }
+        Ok(answer)
     }
 }
 
@@ -215,11 +204,8 @@ impl<'a> Check<'a> {
         for source in &state.acl_sources {
             extra.extend(source.entries(&model.name, state, db).await?);
         }
-        let resolver = Resolver { state, db, model, failure: Default::default() };
-        let check = state.policy.check_with(&request, caller, &resolver, &extra).await;
-        if let Some(err) = resolver.failure.into_inner() {
-            return Err(err);
-        }
+        let resolver = Resolver { state, db, model };
+        let check = state.policy.check_with(&request, caller, &resolver, &extra).await?;
         tracing::trace!(target: "persisted_model::acl", model = %model.name, method, decision = ?check.decision, reason = %check.reason);
         match check.decision {
             Decision::Allow => Ok(()),

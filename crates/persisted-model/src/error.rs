@@ -144,6 +144,18 @@ impl Error {
     }
 }
 
+/// A refused filter is the client's mistake: 400 with LoopBack's code where it has one. (Here,
+/// not in the filter module, which stays free of HTTP.)
+impl From<crate::filter::FilterError> for Error {
+    fn from(err: crate::filter::FilterError) -> Self {
+        let e = Error::new(StatusCode::BAD_REQUEST, err.message);
+        match err.code {
+            Some(code) => e.with_code(code),
+            None => e,
+        }
+    }
+}
+
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) { Error::Unavailable(Box::new(err)) } else { Error::Database(Box::new(err)) }

@@ -371,7 +371,8 @@ fn operation(
         scopes: m.scopes.as_deref(),
     };
     let anonymous = Caller::anonymous();
-    let denied = now(state.policy.check(&request, &anonymous, &())).is_some_and(|c| c.decision == Decision::Deny);
+    let denied = now(state.policy.check(&request, &anonymous, &()))
+        .is_some_and(|c| c.is_ok_and(|c| c.decision == Decision::Deny));
     if denied && !schemes.is_empty() {
         op["security"] = Value::Array(schemes.iter().map(|(name, _)| json!({ name: [] })).collect());
     }

@@ -1,7 +1,5 @@
 //! Why a filter or query string was refused (always a 400).
 
-use actix_web::http::StatusCode;
-
 /// A malformed or unacceptable filter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -32,15 +30,5 @@ impl FilterError {
     /// LoopBack's answer to a value that should have been a JSON object.
     pub fn not_an_object() -> Self {
         Self::new("Value is not an object.")
-    }
-}
-
-impl From<FilterError> for crate::Error {
-    fn from(err: FilterError) -> Self {
-        let e = crate::Error::new(StatusCode::BAD_REQUEST, err.message);
-        match err.code {
-            Some(code) => e.with_code(code),
-            None => e,
-        }
     }
 }
