@@ -112,3 +112,62 @@ async fn model_routes_mount_on_their_own_and_handles_are_values() {
     let body: serde_json::Value = test::call_and_read_body_json(&app, req).await;
     assert_eq!(body, json!({"count": 1}));
 }
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+struct Discount {
+    /// Percent off the current price.
+    percent: u8,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Priced {
+    id: i64,
+    price: f64,
+}
+
+/// `POST /Products/{id}/discount`: a remote method declared as a Rust function of typed
+/// arguments, documented from its types.
+async fn discount(call: persisted_model::Call, args: Discount) -> Result<Priced, persisted_model::Error> {
+    let id = call.path_id().ok_or_else(|| persisted_model::Error::not_found("no such product"))?;
+    let store = call.store();
+    let current = store
+        .find_by_id(&id, persisted_model::filter::Filter::default())
+        .await?
+        .ok_or_else(|| persisted_model::Error::not_found("no such product"))?;
+    let price = current["price"].as_f64().unwrap_or_default() * (100.0 - f64::from(args.percent)) / 100.0;
+    store.patch_attributes(&id, &json!({ "price": price })).await?;
+    Ok(Priced { id: id.as_i64().unwrap_or_default(), price })
+}
+
+#[actix_web::test]
+async fn typed_remote_methods() {
+    use actix_web::http::Method;
+    use actix_web::{App, test};
+    use persisted_model::{AccessType, RemoteMethod, RestApi};
+
+    let db = persisted_model::connect("sqlite::memory:").await.unwrap();
+    let products = ModelHandle::of::<product::Model>()
+        .map_definition(|d| d.relations.clear())
+        .with_method(RemoteMethod::typed("discount", Method::POST, "/{id}/discount", AccessType::Write, discount));
+    let api = RestApi::builder(db).handle(products).build().await.unwrap();
+    let app = test::init_service(App::new().service(api.scope("/api")).service(api.explorer("/api"))).await;
+    let call = |uri: &str, body: serde_json::Value| test::TestRequest::post().uri(uri).set_json(body).to_request();
+    let res = test::call_service(&app, call("/api/Products", json!({"name": "p", "price": 80}))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value =
+        test::call_and_read_body_json(&app, call("/api/Products/1/discount", json!({"percent": 25}))).await;
+    assert_eq!(body, json!({"id": 1, "price": 60.0}));
+    let res = test::call_service(&app, call("/api/Products/1/discount", json!({"percent": "lots"}))).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let err: serde_json::Value = test::read_body_json(res).await;
+    assert_eq!(err["error"]["code"], "INVALID_BODY");
+    let doc: serde_json::Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/explorer/openapi.json").to_request()).await;
+    let op = &doc["paths"]["/api/Products/{id}/discount"]["post"];
+    let body_schema = &op["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body_schema["properties"]["percent"]["description"], "Percent off the current price.", "{op}");
+    assert!(
+        op["responses"]["200"]["content"]["application/json"]["schema"]["properties"].get("price").is_some(),
+        "{op}"
+    );
+}

@@ -415,6 +415,9 @@ pub fn document(state: &RestState, root: &str) -> Value {
         }
         tags.push(json!({"name": model.name}));
         for m in handle.remote_methods() {
+            for (name, schema) in &m.components {
+                schemas.insert(name.clone(), schema.clone());
+            }
             for (index, (verb, route)) in m.routes.iter().enumerate() {
                 let path = oas_path(root, model, route);
                 let mut op = operation(state, &schemes, model, &m, verb, index, route);

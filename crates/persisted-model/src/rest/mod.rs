@@ -202,13 +202,34 @@ impl RestApi {
     /// Swagger UI at `/explorer` showing `doc`: the API's document with the application's own
     /// routes merged in.
     ///
-    /// ```ignore
-    /// #[derive(utoipa::OpenApi)]
-    /// #[openapi(paths(health))]
+    /// ```no_run
+    /// use actix_web::{App, HttpServer, get};
+    /// use persisted_model::RestApi;
+    /// use utoipa::OpenApi;
+    ///
+    /// /// The application's own route, documented with utoipa.
+    /// #[utoipa::path(get, path = "/status", responses((status = 200, description = "Up")))]
+    /// #[get("/status")]
+    /// async fn status() -> &'static str {
+    ///     "up"
+    /// }
+    ///
+    /// #[derive(OpenApi)]
+    /// #[openapi(paths(status))]
     /// struct AppDoc;
     ///
-    /// let doc = api.openapi("/api").merge_from(AppDoc::openapi());
-    /// App::new().service(api.explorer_with(doc))
+    /// #[actix_web::main]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let db = persisted_model::connect("sqlite::memory:").await.map_err(std::io::Error::other)?;
+    ///     let api = RestApi::builder(db).build().await.map_err(std::io::Error::other)?;
+    ///     let doc = api.openapi("/api").merge_from(AppDoc::openapi());
+    ///     HttpServer::new(move || {
+    ///         App::new().service(status).service(api.explorer_with(doc.clone())).service(api.scope("/api"))
+    ///     })
+    ///     .bind(("127.0.0.1", 3000))?
+    ///     .run()
+    ///     .await
+    /// }
     /// ```
     pub fn explorer_with(&self, doc: utoipa::openapi::OpenApi) -> impl actix_web::dev::HttpServiceFactory + 'static {
         let redirect = web::resource("/explorer").route(web::get().to(|| async {

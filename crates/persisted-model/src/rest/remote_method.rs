@@ -146,6 +146,8 @@ pub struct RemoteMethod {
     /// JSON Schema of the 200 response, for the API documentation (custom methods); `None`
     /// with a custom method means it answers 204.
     pub response_schema: Option<serde_json::Value>,
+    /// Named schemas the body and response schemas refer to (`#/components/schemas/...`).
+    pub components: Vec<(String, serde_json::Value)>,
 }
 
 impl RemoteMethod {
@@ -161,6 +163,74 @@ impl RemoteMethod {
             scopes: None,
             body_schema: None,
             response_schema: None,
+            components: Vec::new(),
+        }
+    }
+
+    /// A custom remote method declared as a Rust function of typed arguments: the JSON body
+    /// is read as `A` (a 400 `INVALID_BODY` naming what does not fit), the result `R` is sent
+    /// as JSON with 200, and both are documented from their utoipa `ToSchema` derives.
+    ///
+    /// ```no_run
+    /// use actix_web::http::Method;
+    /// use persisted_model::{AccessType, Call, Error, RemoteMethod};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Deserialize, utoipa::ToSchema)]
+    /// struct Publish {
+    ///     /// When the post goes live.
+    ///     at: Option<String>,
+    /// }
+    ///
+    /// #[derive(Serialize, utoipa::ToSchema)]
+    /// struct Published {
+    ///     id: i64,
+    ///     at: String,
+    /// }
+    ///
+    /// async fn publish(call: Call, args: Publish) -> Result<Published, Error> {
+    ///     let id = call.path_id().and_then(|v| v.as_i64()).unwrap_or_default();
+    ///     Ok(Published { id, at: args.at.unwrap_or_else(|| "now".into()) })
+    /// }
+    ///
+    /// let method = RemoteMethod::typed("publish", Method::POST, "/{id}/publish", AccessType::Write, publish)
+    ///     .describe("Publish a post.");
+    /// # let _ = method;
+    /// ```
+    pub fn typed<A, R, F, Fut>(name: &str, verb: Method, path: &str, access: AccessType, f: F) -> Self
+    where
+        A: serde::de::DeserializeOwned + utoipa::ToSchema + 'static,
+        R: serde::Serialize + utoipa::ToSchema + 'static,
+        F: Fn(Call, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, Error>> + 'static,
+    {
+        let f = Arc::new(f);
+        let handler = CustomHandler::new(true, move |call: Call| {
+            let f = Arc::clone(&f);
+            async move {
+                let args = A::deserialize(&call.body).map_err(|e| {
+                    Error::bad_request(format!("The request body does not fit: {e}")).with_code("INVALID_BODY")
+                })?;
+                let out = f(call, args).await?;
+                let body = serde_json::to_value(out).map_err(|e| Error::Internal(format!("the result: {e}")))?;
+                Ok(super::handlers::json_ok(&body))
+            }
+        });
+        let mut components = Vec::new();
+        let mut named = Vec::new();
+        A::schemas(&mut named);
+        R::schemas(&mut named);
+        for (schema_name, schema) in named {
+            if let Ok(value) = serde_json::to_value(schema) {
+                components.push((schema_name, value));
+            }
+        }
+        let schema = |s: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| serde_json::to_value(s).ok();
+        Self {
+            body_schema: schema(<A as utoipa::PartialSchema>::schema()),
+            response_schema: schema(<R as utoipa::PartialSchema>::schema()),
+            components,
+            ..Self::custom(name, verb, path, access, handler)
         }
     }
 
@@ -213,6 +283,7 @@ fn method(
         scopes: None,
         body_schema: None,
         response_schema: None,
+        components: Vec::new(),
     }
 }
 
