@@ -5,6 +5,7 @@ mod support;
 
 mod acl;
 mod auth;
+mod blog;
 mod crud;
 mod errors;
 mod faults;

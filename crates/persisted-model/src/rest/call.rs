@@ -36,6 +36,14 @@ impl Call {
         Store::new(&self.state, crate::Db::pool(&self.state.db), &self.model, &self.method, Some(&self.request))
     }
 
+    /// Typed data access to a registered model acting as this call's caller: the model's
+    /// hooks and row rules apply, and each operation is authorized like its route.
+    pub fn repository<M: crate::PersistedModel + serde::de::DeserializeOwned>(
+        &self,
+    ) -> crate::Result<crate::Repository<M>> {
+        Ok(crate::Repository::new(self.state.clone())?.as_caller(self.caller.clone()))
+    }
+
     /// A store over another registered model.
     pub fn store_for<'a>(&'a self, model: &'a ModelHandle) -> Store<'a> {
         self.store().for_model(model, &self.method)

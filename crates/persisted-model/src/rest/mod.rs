@@ -195,7 +195,7 @@ impl RestApi {
     /// Swagger UI at `/explorer` with the API's document at `/explorer/openapi.json` (vendored
     /// assets: nothing is fetched at build or run time).
     /// `/explorer` itself redirects to `/explorer/`, as LoopBack's explorer did.
-    pub fn explorer(&self, root: &str) -> impl actix_web::dev::HttpServiceFactory + 'static {
+    pub fn explorer(&self, root: &str) -> impl actix_web::dev::HttpServiceFactory + use<> {
         self.explorer_with(self.openapi(root))
     }
 
@@ -231,7 +231,7 @@ impl RestApi {
     ///     .await
     /// }
     /// ```
-    pub fn explorer_with(&self, doc: utoipa::openapi::OpenApi) -> impl actix_web::dev::HttpServiceFactory + 'static {
+    pub fn explorer_with(&self, doc: utoipa::openapi::OpenApi) -> impl actix_web::dev::HttpServiceFactory + use<> {
         let redirect = web::resource("/explorer").route(web::get().to(|| async {
             actix_web::HttpResponse::MovedPermanently().insert_header(("Location", "/explorer/")).finish()
         }));
@@ -242,7 +242,7 @@ impl RestApi {
     /// `GET /healthz` (200 while the process serves requests) and `GET /readyz` (200 when the
     /// database answers a ping, else 503 `SERVICE_UNAVAILABLE` with `Retry-After`), for load
     /// balancers and orchestrators. Mount it at the app's root.
-    pub fn health(&self) -> impl actix_web::dev::HttpServiceFactory + 'static {
+    pub fn health(&self) -> impl actix_web::dev::HttpServiceFactory + use<> {
         let state = self.state.clone();
         let healthz = web::resource("/healthz")
             .route(web::get().to(|| async { handlers::json_ok(&serde_json::json!({ "status": "ok" })) }));
