@@ -11,9 +11,7 @@ mod expand;
 
 use proc_macro::TokenStream;
 
-/// Gives a sea-orm entity `Model` the LoopBack PersistedModel REST API.
-///
-/// See the `persisted-model` crate for the attributes it reads.
+#[doc = include_str!("docs/attributes.md")]
 #[proc_macro_derive(PersistedModel, attributes(persisted_model))]
 pub fn derive_persisted_model(input: TokenStream) -> TokenStream {
     expand_with(input, expand::derive)
