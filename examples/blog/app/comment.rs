@@ -41,11 +41,6 @@ pub struct Hooks;
 
 impl ModelHooks for Hooks {
     async fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        if event.is_new
-            && let Some(user) = ctx.caller().user_id()
-        {
-            event.set("authorId", user.parse::<i64>().unwrap_or_default())?;
-        }
-        Ok(())
+        super::set_author(ctx, event)
     }
 }

@@ -22,6 +22,20 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// A new instance belongs to its caller: `authorId` is the caller's user id (post and
+/// comment hooks share this).
+pub(crate) fn set_author(
+    ctx: &persisted_model::CallContext<'_>,
+    event: &mut persisted_model::SaveEvent,
+) -> Result<(), Error> {
+    if event.is_new
+        && let Some(user) = ctx.caller().user_id()
+    {
+        event.set("authorId", user.parse::<i64>().unwrap_or_default())?;
+    }
+    Ok(())
+}
+
 /// The document of the application's own routes.
 #[derive(OpenApi)]
 #[openapi(paths(health))]

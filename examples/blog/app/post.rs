@@ -79,12 +79,7 @@ impl ModelHooks for Hooks {
         }
         invalid.into_result()?;
         event.set("updatedAt", (self.clock)())?;
-        if event.is_new
-            && let Some(user) = ctx.caller().user_id()
-        {
-            event.set("authorId", user.parse::<i64>().unwrap_or_default())?;
-        }
-        Ok(())
+        super::set_author(ctx, event)
     }
 }
 

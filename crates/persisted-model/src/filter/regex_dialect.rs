@@ -140,26 +140,26 @@ fn emit(ast: &Ast, out: &mut String) -> Result<u64, String> {
     }
 }
 
-/// A literal outside a class: every character special to any of the dialects is escaped;
-/// escapes such as `\x41` or `\n` become the character itself.
+/// Characters escaped outside a class: every one special to any of the dialects. (Escapes such
+/// as `\x41` or `\n` were already turned into the character itself.)
+const SPECIAL: &str = "\\.^$|?*+()[]{}";
+/// Characters escaped inside a bracket class: what any dialect treats as special there (all
+/// four read `\` + punctuation as the character itself).
+const CLASS_SPECIAL: &str = "\\[]^-&~";
+
 fn push_literal(c: char, out: &mut String) -> Result<(), String> {
-    if c == '\0' {
-        return Err("the pattern contains a NUL character".into());
-    }
-    if "\\.^$|?*+()[]{}".contains(c) {
-        out.push('\\');
-    }
-    out.push(c);
-    Ok(())
+    push_escaped(c, SPECIAL, out)
 }
 
-/// A literal inside a bracket class: what any dialect treats as special there is escaped
-/// (all four read `\` + punctuation as the character itself).
 fn push_class_literal(c: char, out: &mut String) -> Result<(), String> {
+    push_escaped(c, CLASS_SPECIAL, out)
+}
+
+fn push_escaped(c: char, special: &str, out: &mut String) -> Result<(), String> {
     if c == '\0' {
         return Err("the pattern contains a NUL character".into());
     }
-    if "\\[]^-&~".contains(c) {
+    if special.contains(c) {
         out.push('\\');
     }
     out.push(c);
