@@ -86,7 +86,11 @@ fn check_defaults(model: &Model, errors: &mut darling::error::Accumulator) {
                 _ => f.kind.is_none(),
             };
             if !fits {
-                errors.push(Error::custom("the default does not match the property's type").with_span(lit));
+                let ty = &f.ty;
+                let ty = quote::quote!(#ty).to_string().replace(' ', "");
+                errors.push(
+                    Error::custom(format!("the default does not match the property's type `{ty}`")).with_span(lit),
+                );
             }
         }
     }

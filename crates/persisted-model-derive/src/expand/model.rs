@@ -129,3 +129,22 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     }
 }
+
+/// The impl emitted beside compile errors: it never runs, since the crate does not compile.
+pub(crate) fn stand_in(ident: &syn::Ident, krate: &syn::Path) -> TokenStream {
+    quote! {
+        const _: () = {
+            impl #krate::PersistedModel for #ident {
+                fn definition() -> #krate::ModelDefinition {
+                    ::core::unreachable!("the model has compile errors")
+                }
+
+                fn create_table_statement(
+                    _: #krate::__private::sea_orm::DbBackend,
+                ) -> #krate::__private::sea_orm::sea_query::TableCreateStatement {
+                    ::core::unreachable!("the model has compile errors")
+                }
+            }
+        };
+    }
+}
