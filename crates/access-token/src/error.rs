@@ -14,7 +14,7 @@ pub enum Error {
     UsernameEmailRequired,
     /// 400: a credential that is not a string (LoopBack #4195).
     #[error("Invalid {0}")]
-    InvalidCredential(&'static str),
+    InvalidCredential(Credential),
     /// 401 `INVALID_TOKEN`: the token expired (and was deleted).
     #[error("Invalid Access Token")]
     InvalidToken,
@@ -32,15 +32,44 @@ pub enum Error {
     Required(&'static str),
 }
 
+/// A login credential field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credential {
+    /// `email`.
+    Email,
+    /// `username`.
+    Username,
+    /// `realm`.
+    Realm,
+}
+
+impl Credential {
+    /// The body field's name.
+    pub fn field(self) -> &'static str {
+        match self {
+            Credential::Email => "email",
+            Credential::Username => "username",
+            Credential::Realm => "realm",
+        }
+    }
+}
+
+impl std::fmt::Display for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.field())
+    }
+}
+
 impl From<Error> for persisted_model::Error {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         let (status, code) = match &err {
             Error::LoginFailed => (StatusCode::UNAUTHORIZED, Some("LOGIN_FAILED")),
             Error::UsernameEmailRequired => (StatusCode::BAD_REQUEST, Some("USERNAME_EMAIL_REQUIRED")),
-            Error::InvalidCredential("email") => (StatusCode::BAD_REQUEST, Some("INVALID_EMAIL")),
-            Error::InvalidCredential("username") => (StatusCode::BAD_REQUEST, Some("INVALID_USERNAME")),
-            Error::InvalidCredential(_) => (StatusCode::BAD_REQUEST, Some("INVALID_REALM")),
+            Error::InvalidCredential(Credential::Email) => (StatusCode::BAD_REQUEST, Some("INVALID_EMAIL")),
+            Error::InvalidCredential(Credential::Username) => (StatusCode::BAD_REQUEST, Some("INVALID_USERNAME")),
+            Error::InvalidCredential(Credential::Realm) => (StatusCode::BAD_REQUEST, Some("INVALID_REALM")),
             Error::InvalidToken => (StatusCode::UNAUTHORIZED, Some("INVALID_TOKEN")),
             Error::LogoutWithoutToken => (StatusCode::UNAUTHORIZED, None),
             Error::InvalidCurrentPassword => (StatusCode::BAD_REQUEST, Some("INVALID_PASSWORD")),

@@ -31,7 +31,7 @@ mod seed;
 mod token;
 
 pub use authenticator::{CurrentToken, TokenAuthenticator};
-pub use error::Error;
+pub use error::{Credential, Error};
 pub use extract::{from_authorization, token_from_request};
 pub use methods::{MAX_RESET_TOKENS, ResetNotifier, ResetRequest};
 pub use models::access_token::{DEFAULT_TTL, MAX_TTL};

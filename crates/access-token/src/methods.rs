@@ -9,7 +9,7 @@ use persisted_model::{AccessType, Call, CustomHandler, Error as PmError, RemoteM
 use serde_json::{Value, json};
 
 use crate::authenticator::CurrentToken;
-use crate::error::Error;
+use crate::error::{Credential, Error};
 use crate::password;
 
 /// Called with the user's email and a short-lived token scoped to `reset-password`, for the
@@ -93,11 +93,11 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
 }
 
 /// A credential field: absent, or a string (anything else is LoopBack #4195's injection).
-fn credential(body: &serde_json::Map<String, Value>, key: &'static str) -> Result<Option<String>, Error> {
-    match body.get(key) {
+fn credential(body: &serde_json::Map<String, Value>, which: Credential) -> Result<Option<String>, Error> {
+    match body.get(which.field()) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::InvalidCredential(key)),
+        Some(_) => Err(Error::InvalidCredential(which)),
     }
 }
 
@@ -107,9 +107,9 @@ async fn login(call: Call) -> Result<HttpResponse, PmError> {
         Value::Null => serde_json::Map::new(),
         _ => return Err(PmError::bad_request("Value is not an object.")),
     };
-    let email = credential(&body, "email")?;
-    let username = credential(&body, "username")?;
-    credential(&body, "realm")?;
+    let email = credential(&body, Credential::Email)?;
+    let username = credential(&body, Credential::Username)?;
+    credential(&body, Credential::Realm)?;
     let (key, value) = match (email, username) {
         (Some(e), _) if !e.is_empty() => ("email", e),
         (_, Some(u)) if !u.is_empty() => ("username", u),
@@ -210,7 +210,7 @@ async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>) -> Result<
         Some(Value::String(_)) | None | Some(Value::Null) => {
             return Err(PmError::bad_request("Email is required").with_code("EMAIL_REQUIRED"));
         }
-        Some(_) => return Err(Error::InvalidCredential("email").into()),
+        Some(_) => return Err(Error::InvalidCredential(Credential::Email).into()),
     };
     actix_web::rt::spawn(async move {
         if let Err(e) = issue_reset_token(&call, email, ttl, notifier).await {

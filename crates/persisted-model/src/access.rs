@@ -181,7 +181,8 @@ impl<'a> Check<'a> {
         Check { state, db: Db::pool(&state.db), caller }
     }
 
-    /// Checks `method` on `model` (for the instance `model_id`).
+    /// Checks `method` on `model` (for the instance `model_id`): a denial is LoopBack's 401 or
+    /// 403.
     pub(crate) async fn authorize_as(
         &self,
         model: &ModelDefinition,
@@ -191,6 +192,23 @@ impl<'a> Check<'a> {
         model_id: Option<&Value>,
         scopes: Option<&[String]>,
     ) -> Result<()> {
+        match self.decide(model, method, aliases, access, model_id, scopes).await? {
+            Decision::Allow => Ok(()),
+            Decision::Deny => Err(denied(self.state, self.caller)),
+        }
+    }
+
+    /// The policy's decision on `method` of `model`; an error only when a role or ACL source
+    /// failed.
+    pub(crate) async fn decide(
+        &self,
+        model: &ModelDefinition,
+        method: &str,
+        aliases: &[&str],
+        access: AccessType,
+        model_id: Option<&Value>,
+        scopes: Option<&[String]>,
+    ) -> Result<Decision> {
         let Check { state, db, caller } = *self;
         let request = AccessRequest {
             model: &model.name,
@@ -207,10 +225,7 @@ impl<'a> Check<'a> {
         let resolver = Resolver { state, db, model };
         let check = state.policy.check_with(&request, caller, &resolver, &extra).await?;
         tracing::trace!(target: "persisted_model::acl", model = %model.name, method, decision = ?check.decision, reason = %check.reason);
-        match check.decision {
-            Decision::Allow => Ok(()),
-            Decision::Deny => Err(denied(state, caller)),
-        }
+        Ok(check.decision)
     }
 }
 

@@ -17,17 +17,14 @@ pub const DEFAULT_TTL: i64 = 1_209_600;
 pub const MAX_TTL: i64 = 31_556_926;
 
 /// An access token: the id is shown to its owner once; the table holds its SHA-256 fingerprint.
-// Each `acl(...)` is its own entry: clippy takes the repeated keys for duplicates.
-#[allow(clippy::duplicated_attributes)]
+// Its ACLs are `default_acls()`, which `AccessTokens::register` gives it (written once).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
 #[sea_orm(table_name = "access_token")]
 #[serde(rename_all = "camelCase")]
 #[persisted_model(
     name = "AccessToken",
     force_id = true,
-    belongs_to(name = "user", model = "User", foreign_key = "userId", authorize_target = false),
-    acl(role = "$everyone", permission = "DENY"),
-    acl(role = "$authenticated", property = "create", permission = "ALLOW")
+    belongs_to(name = "user", model = "User", foreign_key = "userId", authorize_target = false)
 )]
 pub struct Model {
     /// The token (its fingerprint in the table).

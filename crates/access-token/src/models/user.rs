@@ -11,25 +11,13 @@ use serde_json::Value;
 use crate::password;
 
 /// A user that can log in.
-// Each `acl(...)` is its own entry: clippy takes the repeated keys for duplicates.
-#[allow(clippy::duplicated_attributes)]
+// Its ACLs are `default_acls()`, which `AccessTokens::register` gives it (written once).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
 #[sea_orm(table_name = "user")]
 #[serde(rename_all = "camelCase")]
 #[persisted_model(
     name = "User",
-    has_many(name = "accessTokens", model = "AccessToken", foreign_key = "userId", disable_include = true),
-    acl(role = "$everyone", permission = "DENY"),
-    acl(role = "$everyone", property = "create", permission = "ALLOW"),
-    acl(role = "$owner", property = "deleteById", permission = "ALLOW"),
-    acl(role = "$everyone", property = "login", permission = "ALLOW"),
-    acl(role = "$everyone", property = "logout", permission = "ALLOW"),
-    acl(role = "$owner", property = "findById", permission = "ALLOW"),
-    acl(role = "$owner", property = "patchAttributes", permission = "ALLOW"),
-    acl(role = "$owner", property = "replaceById", permission = "ALLOW"),
-    acl(role = "$everyone", property = "resetPassword", access_type = "EXECUTE", permission = "ALLOW"),
-    acl(role = "$authenticated", property = "changePassword", access_type = "EXECUTE", permission = "ALLOW"),
-    acl(role = "$authenticated", property = "setPassword", access_type = "EXECUTE", permission = "ALLOW")
+    has_many(name = "accessTokens", model = "AccessToken", foreign_key = "userId", disable_include = true)
 )]
 pub struct Model {
     /// The user id.

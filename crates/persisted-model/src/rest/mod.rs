@@ -89,11 +89,8 @@ impl RestState {
         access: AccessType,
     ) -> crate::Result<bool> {
         let check = crate::access::Check { state: self, db, caller };
-        match check.authorize_as(model, method, &[], access, None, None).await {
-            Ok(()) => Ok(true),
-            Err(crate::Error::Http { status, .. }) if status.is_client_error() => Ok(false),
-            Err(e) => Err(e),
-        }
+        let decision = check.decide(model, method, &[], access, None, None).await?;
+        Ok(decision == persisted_model_acl::Decision::Allow)
     }
 }
 
