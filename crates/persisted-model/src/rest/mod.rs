@@ -273,7 +273,8 @@ impl RestApi {
 }
 
 impl RestApiBuilder {
-    /// Serves a derived model, without hooks.
+    /// Serves a derived model, without hooks (see [`model_with`](Self::model_with) for a model
+    /// with hooks, and the crate documentation for a whole application).
     pub fn model<M: PersistedModel>(self) -> Self {
         self.handle(ModelHandle::of::<M>())
     }
@@ -321,18 +322,54 @@ impl RestApiBuilder {
     }
 
     /// Serves a model from its handle (for definitions changed with `map_definition`).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// use persisted_model::{ModelHandle, RestApi};
+    /// // A model defined at run time (or a derived one with another table: `ModelHandle::of::<M>()`).
+    /// let product = ModelHandle::from_definition(persisted_model::testing::product_definition())
+    ///     .map_definition(|d| d.table = "shop_product".into());
+    /// let api = RestApi::builder(db).handle(product).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn handle(mut self, model: ModelHandle) -> Self {
         self.registry.insert(model);
         self
     }
 
-    /// Query limits (default: LoopBack's, no page size).
+    /// Query limits (default: `FilterLimits::default()`: pages of at most 1,000 rows, at most
+    /// 10,000 included instances; see `docs/robustness.md`).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// use persisted_model::RestApi;
+    /// use persisted_model::filter::FilterLimits;
+    /// let mut limits = FilterLimits::recommended(); // pages of 100, at most 1,000
+    /// limits.max_include_rows = 2_000;
+    /// let api = RestApi::builder(db).limits(limits).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn limits(mut self, limits: FilterLimits) -> Self {
         self.limits = limits;
         self
     }
 
     /// Largest accepted request body in bytes.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).body_limit(1024 * 1024).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
@@ -340,30 +377,120 @@ impl RestApiBuilder {
 
     /// Most items an array body may hold (default [`DEFAULT_MAX_BATCH`]): a larger batch is
     /// answered 413 `BATCH_TOO_LARGE` before anything is written.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).max_batch(500).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn max_batch(mut self, items: usize) -> Self {
         self.max_batch = items;
         self
     }
 
     /// Adds an application-level ACL entry (as LoopBack's model-config `acls`).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// use persisted_model::acl::{AccessType, AclEntry};
+    /// # let product = persisted_model::ModelHandle::from_definition(persisted_model::testing::product_definition())
+    /// #     .map_definition(|d| d.relations.clear());
+    /// let api = persisted_model::RestApi::builder(db)
+    ///     .handle(product)
+    ///     .acl(AclEntry::role("Product", "*", Some(AccessType::Write), "$everyone").deny())
+    ///     .acl(AclEntry::role("Product", "*", Some(AccessType::Write), "admin"))
+    ///     .build()
+    ///     .await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn acl(mut self, entry: AclEntry) -> Self {
         self.acls.push(entry);
         self
     }
 
     /// Sets how callers are identified (access-token's token lookup).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// use persisted_model::acl::Caller;
+    /// use persisted_model::{Authenticator, BoxFuture, RestState};
+    ///
+    /// /// Every caller is user 7 (a test double; access-token's `TokenAuthenticator` is the real one).
+    /// struct AlwaysSeven;
+    ///
+    /// impl Authenticator for AlwaysSeven {
+    ///     fn authenticate<'a>(
+    ///         &'a self,
+    ///         _req: &'a actix_web::HttpRequest,
+    ///         _state: &'a RestState,
+    ///     ) -> BoxFuture<'a, persisted_model::Result<Caller>> {
+    ///         Box::pin(async { Ok(Caller::user("7", "User")) })
+    ///     }
+    /// }
+    ///
+    /// let api = persisted_model::RestApi::builder(db).authenticator(AlwaysSeven).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(std::sync::Arc::new(authenticator));
         self
     }
 
     /// Adds a source of named roles (RoleMapping, custom roles).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// use persisted_model::RoleFn;
+    /// use persisted_model::acl::Caller;
+    /// // User 1 is an auditor; other roles are someone else's to answer.
+    /// let auditors = RoleFn(|role: &str, caller: &Caller| (role == "auditor").then(|| caller.user_id() == Some("1")));
+    /// let api = persisted_model::RestApi::builder(db).role_source(auditors).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn role_source(mut self, source: impl RoleSource) -> Self {
         self.role_sources.push(std::sync::Arc::new(source));
         self
     }
 
     /// Adds a source of ACL entries read at each decision (an `ACL` table).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// use persisted_model::acl::AclEntry;
+    /// use persisted_model::{AclSource, BoxFuture, Db, RestState};
+    ///
+    /// /// Entries kept elsewhere (access-token's `AclTable` reads LoopBack's `ACL` table).
+    /// struct Frozen(Vec<AclEntry>);
+    ///
+    /// impl AclSource for Frozen {
+    ///     fn entries<'a>(
+    ///         &'a self,
+    ///         _model: &'a str,
+    ///         _state: &'a RestState,
+    ///         _db: Db<'a>,
+    ///     ) -> BoxFuture<'a, persisted_model::Result<Vec<AclEntry>>> {
+    ///         Box::pin(async move { Ok(self.0.clone()) })
+    ///     }
+    /// }
+    ///
+    /// let api = persisted_model::RestApi::builder(db).acl_source(Frozen(Vec::new())).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn acl_source(mut self, source: impl AclSource) -> Self {
         self.acl_sources.push(std::sync::Arc::new(source));
         self
@@ -371,6 +498,15 @@ impl RestApiBuilder {
 
     /// The OpenAPI document's title and version (default: "persisted-model API" and this
     /// crate's version).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).openapi_info("Shop", "2.0.0").build().await?;
+    /// assert_eq!(api.openapi("/api").info.title, "Shop");
+    /// # Ok(()) }
+    /// ```
     pub fn openapi_info(mut self, title: &str, version: &str) -> Self {
         self.openapi_info.title = title.to_owned();
         self.openapi_info.version = version.to_owned();
@@ -378,12 +514,30 @@ impl RestApiBuilder {
     }
 
     /// The OpenAPI document's description (default: "LoopBack 3 compatible REST API.").
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).openapi_description("The shop's catalogue.").build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn openapi_description(mut self, text: &str) -> Self {
         self.openapi_info.description = text.to_owned();
         self
     }
 
     /// Answers every denial with 401 `AUTHORIZATION_REQUIRED`, as LoopBack 3 did by default.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).deny_with_401(true).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn deny_with_401(mut self, yes: bool) -> Self {
         self.deny_with_401 = yes;
         self
@@ -400,6 +554,16 @@ impl RestApiBuilder {
     }
 
     /// Whether `build` creates missing tables (default true).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// // The tables exist already (a LoopBack 3 database): create nothing.
+    /// let api = persisted_model::RestApi::builder(db).create_tables(false).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
     pub fn create_tables(mut self, yes: bool) -> Self {
         self.create_tables = yes;
         self
