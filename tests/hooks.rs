@@ -29,3 +29,45 @@ async fn hooks_apply_to_every_route() {
     })
     .await;
 }
+
+/// Typed hook data: a hook reads and writes the data as the entity's sea-orm `ActiveModel`.
+#[actix_web::test]
+async fn hooks_can_work_on_the_active_model() {
+    use crate::support::models::gadget;
+    use actix_web::{App, test};
+    use persisted_model::prelude::*;
+    use sea_orm::ActiveValue::{NotSet, Set};
+
+    struct Shout;
+
+    impl ModelHooks for Shout {
+        async fn before_save(&self, _ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+            let mut gadget: gadget::ActiveModel = event.active_model()?;
+            if let Set(Some(label)) = &gadget.label {
+                gadget.label = Set(Some(label.to_uppercase()));
+            }
+            if event.is_new && matches!(gadget.code, NotSet) {
+                gadget.code = Set(Some("AUTO".into()));
+            }
+            event.set_active_model(&gadget);
+            Ok(())
+        }
+    }
+
+    let db = persisted_model::connect("sqlite::memory:").await.unwrap();
+    let api = RestApi::builder(db).model_with::<gadget::Model>(Shout).build().await.unwrap();
+    let app = test::init_service(App::new().service(api.scope("/api"))).await;
+    let req = test::TestRequest::post().uri("/api/Gadgets").set_json(json!({"label": "quiet"})).to_request();
+    let made: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!((made["label"].clone(), made["code"].clone()), (json!("QUIET"), json!("AUTO")));
+    let req = test::TestRequest::patch()
+        .uri(&format!("/api/Gadgets/{}", made["id"]))
+        .set_json(json!({"label": "again"}))
+        .to_request();
+    let patched: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(
+        (patched["label"].clone(), patched["code"].clone()),
+        (json!("AGAIN"), json!("AUTO")),
+        "a patch writes only what it sets"
+    );
+}

@@ -102,6 +102,36 @@ impl SaveEvent {
         Ok(())
     }
 
+    /// The data about to be written as the model's sea-orm `ActiveModel`: the properties being
+    /// written are `Set`, the others `NotSet` (a typed view of a create or a patch).
+    pub fn active_model<A>(&self) -> Result<A, Error>
+    where
+        A: sea_orm::ActiveModelTrait + sea_orm::TryIntoModel<<A::Entity as sea_orm::EntityTrait>::Model>,
+        <A::Entity as sea_orm::EntityTrait>::Model:
+            sea_orm::IntoActiveModel<A> + serde::de::DeserializeOwned + serde::Serialize,
+    {
+        A::from_json(Value::Object(self.data.clone()))
+            .map_err(|e| Error::Internal(format!("the data does not fit the active model: {e}")))
+    }
+
+    /// Writes what `model` sets: `Set` values replace the data's, `NotSet` ones are removed
+    /// from it (they will not be written), `Unchanged` ones stay as they are.
+    pub fn set_active_model<A: sea_orm::ActiveModelTrait>(&mut self, model: &A) {
+        use sea_orm::{ActiveValue, ColumnTrait, Iterable};
+        for column in <<A::Entity as sea_orm::EntityTrait>::Column as Iterable>::iter() {
+            let key = column.json_key();
+            match model.get(column) {
+                ActiveValue::Set(value) => {
+                    self.data.insert(key.to_owned(), sea_orm::sea_query::sea_value_to_json_value(&value));
+                }
+                ActiveValue::NotSet => {
+                    self.data.remove(key);
+                }
+                ActiveValue::Unchanged(_) => {}
+            }
+        }
+    }
+
     /// The stored instance before the update as the model's type (updates of one instance).
     pub fn current_as<M: serde::de::DeserializeOwned>(&self) -> Option<Result<M, Error>> {
         let current = self.current.as_ref()?;
