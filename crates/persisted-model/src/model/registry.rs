@@ -24,6 +24,9 @@ struct Entry {
     acl_methods: Vec<String>,
     /// The Rust type of a derived model (the typed repository finds models by it).
     type_id: Option<std::any::TypeId>,
+    /// Whether hooks were registered (a model without any writes one row without a
+    /// transaction).
+    has_hooks: bool,
 }
 
 impl ModelHandle {
@@ -51,6 +54,7 @@ impl ModelHandle {
     pub fn with_hooks(self, hooks: impl ModelHooks) -> Self {
         let mut entry = self.into_entry();
         entry.hooks = Arc::new(hooks);
+        entry.has_hooks = true;
         Self { inner: Arc::new(entry) }
     }
 
@@ -67,6 +71,7 @@ impl ModelHandle {
                 methods: Vec::new(),
                 acl_methods: Vec::new(),
                 type_id: None,
+                has_hooks: false,
             }),
         }
     }
@@ -125,6 +130,11 @@ impl ModelHandle {
     /// The model's definition.
     pub fn definition(&self) -> &ModelDefinition {
         &self.inner.definition
+    }
+
+    /// Whether the model has hooks of its own.
+    pub fn has_hooks(&self) -> bool {
+        self.inner.has_hooks
     }
 
     pub(crate) fn hooks(&self) -> &dyn DynHooks {
