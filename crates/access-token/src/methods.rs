@@ -129,7 +129,8 @@ async fn login(call: Call) -> Result<HttpResponse, PmError> {
     let user_id = user.get("id").cloned().unwrap_or(Value::Null);
 
     let tokens_handle = token_model(&call)?;
-    let tokens = call.store_for(tokens_handle);
+    // The password was checked: the token is minted for that user as the system would.
+    let tokens = call.store_for(tokens_handle).as_system();
     let mut data = json!({ "userId": user_id });
     if let Some(ttl) = body.get("ttl").filter(|t| !t.is_null()) {
         data["ttl"] = ttl.clone();
@@ -233,6 +234,7 @@ async fn issue_reset_token(
     let handle = token_model(call)?;
     let token = call
         .store_for(handle)
+        .as_system()
         .transaction(async |tokens| {
             // One reset at a time per user (the user's row is locked), and the oldest
             // outstanding reset tokens go, so repeated requests cannot fill the table.

@@ -148,9 +148,9 @@ impl ModelHooks for TokenHooks {
                 event.data.insert("userId".into(), current.get("userId").cloned().unwrap_or(Value::Null));
             }
             None if event.is_new => {
-                // Login and password reset mint for the user they checked; REST callers mint for
-                // themselves unless an ACL grants more (security rule 2).
-                let trusted = ctx.is_system() || matches!(ctx.method, "login" | "resetPassword");
+                // Server code (login and password reset mint for the user they checked) is
+                // trusted; REST callers mint for themselves unless an ACL grants more (rule 2).
+                let trusted = ctx.is_system();
                 let asked = event.data.get("userId").filter(|v| !v.is_null()).map(persisted_model::id_text);
                 if !trusted {
                     match (caller.user_id(), asked) {

@@ -39,6 +39,9 @@ pub struct CallContext<'a> {
     /// The caller server code acts as ([`Repository::as_caller`](crate::Repository::as_caller));
     /// `None` inside a request (the request's caller) and for the system.
     pub caller: Option<&'a persisted_model_acl::Caller>,
+    /// Server code acting as the system inside a request ([`Store::as_system`]): a remote
+    /// method that has checked what it needed (login checked the password).
+    pub(crate) system: bool,
 }
 
 impl<'a> CallContext<'a> {
@@ -65,10 +68,11 @@ impl<'a> CallContext<'a> {
         }
     }
 
-    /// Whether the call comes from server code acting as the system (no request, no caller):
-    /// seeding, migrations, the repository outside `as_caller`. Hooks may trust it.
+    /// Whether the call comes from server code acting as the system: no request and no caller
+    /// (seeding, migrations, the repository outside `as_caller`), or a remote method's store
+    /// made with [`Store::as_system`]. Hooks may trust it.
     pub fn is_system(&self) -> bool {
-        self.request.is_none() && self.caller.is_none()
+        self.system || (self.request.is_none() && self.caller.is_none())
     }
 }
 

@@ -57,6 +57,7 @@ impl<'a> Store<'a> {
                 registry: &state.registry,
                 limits: &state.limits,
                 caller: None,
+                system: false,
             },
             limits: &state.limits,
             keep_hidden: false,
@@ -65,6 +66,15 @@ impl<'a> Store<'a> {
 
     fn def(&self) -> &'a ModelDefinition {
         self.model.definition()
+    }
+
+    /// The same store acting as the system: hooks see `ctx.is_system()` although the call came
+    /// from a request (whose caller and extensions stay visible). For remote methods that
+    /// checked what they needed themselves, as login checks the password before minting a
+    /// token for the user it found.
+    pub fn as_system(mut self) -> Self {
+        self.call.system = true;
+        self
     }
 
     /// The same store for another model (relations).
