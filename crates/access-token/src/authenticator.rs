@@ -53,7 +53,7 @@ impl Authenticator for TokenAuthenticator {
     fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>> {
         Box::pin(async move {
             let Some(raw) = token_from_request(req) else { return Ok(Caller::anonymous()) };
-            let Some(tokens) = state.store("AccessToken", "authenticate", None) else {
+            let Some(tokens) = state.store(crate::TOKEN_MODEL, "authenticate", None) else {
                 return Ok(Caller::anonymous());
             };
             // A fingerprint is never a credential: listings show fingerprints.
@@ -92,7 +92,7 @@ impl Authenticator for TokenAuthenticator {
 }
 
 fn caller_for(req: &HttpRequest, stored_id: String, user_id: Value, scopes: Option<Vec<String>>) -> Caller {
-    let mut caller = Caller::user(id_text(&user_id), "User");
+    let mut caller = Caller::user(id_text(&user_id), crate::USER_MODEL);
     caller.scopes = scopes;
     req.extensions_mut().insert(CurrentToken { fingerprint: stored_id, user_id });
     caller

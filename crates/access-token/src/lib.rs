@@ -45,6 +45,11 @@ use persisted_model::filter::{Op, Where};
 use persisted_model::{CallContext, ModelHandle, RestApiBuilder};
 use serde_json::Value;
 
+/// The name of the user model (LoopBack's; an application's own user model takes it too).
+pub const USER_MODEL: &str = "User";
+/// The name of the token model (LoopBack's; an application's own token model takes it too).
+pub const TOKEN_MODEL: &str = "AccessToken";
+
 /// Registers the built-in models, the token authenticator and the RoleMapping roles.
 #[derive(Clone, Default)]
 #[must_use]
@@ -220,7 +225,7 @@ pub(crate) async fn revoke_tokens(
     user_id: &Value,
     keep: Option<String>,
 ) -> persisted_model::Result<u64> {
-    let Some(tokens) = ctx.store("AccessToken") else { return Ok(0) };
+    let Some(tokens) = ctx.store(TOKEN_MODEL) else { return Ok(0) };
     let mut clauses = vec![Where::eq("userId", user_id.clone())];
     if let Some(keep) = keep {
         clauses.push(Where::Cond { property: "id".into(), op: Op::Neq(Value::String(keep)) });

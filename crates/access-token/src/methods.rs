@@ -30,7 +30,8 @@ pub struct ResetRequest {
 
 /// The registered AccessToken model.
 fn token_model(call: &Call) -> Result<&persisted_model::ModelHandle, PmError> {
-    call.state.registry.get("AccessToken").ok_or_else(|| PmError::Internal("AccessToken is not registered".into()))
+    let name = crate::TOKEN_MODEL;
+    call.state.registry.get(name).ok_or_else(|| PmError::Internal(format!("{name} is not registered")))
 }
 
 fn no_content() -> HttpResponse {

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 /// Creates a user (the password is hashed as for `POST /Users`); returns its id.
 pub async fn create_user(api: &RestApi, email: &str, password: &str) -> Result<Value, Error> {
     let state = api.state();
-    let users = state.store("User", "create", None).ok_or_else(|| Error::Internal("User is not registered".into()))?;
+    let users = state
+        .store(crate::USER_MODEL, "create", None)
+        .ok_or_else(|| Error::Internal(format!("{} is not registered", crate::USER_MODEL)))?;
     let user = users.create(&json!({ "email": email, "password": password })).await?;
     Ok(user.get("id").cloned().unwrap_or(Value::Null))
 }

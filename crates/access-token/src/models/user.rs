@@ -125,12 +125,12 @@ impl ModelHooks for UserHooks {
 
     /// Deleting users deletes their tokens.
     async fn before_delete(&self, ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
-        let Some(users) = ctx.store("User") else { return Ok(()) };
+        let Some(users) = ctx.store(&ctx.model.name) else { return Ok(()) };
         let ids: Vec<Value> = persisted_model_rows(&users, where_).await?;
         if ids.is_empty() {
             return Ok(());
         }
-        if let Some(tokens) = ctx.store("AccessToken") {
+        if let Some(tokens) = ctx.store(crate::TOKEN_MODEL) {
             tokens.delete_where(Where::Cond { property: "userId".into(), op: Op::Inq(ids) }).await?;
         }
         Ok(())
@@ -165,7 +165,7 @@ async fn persisted_model_rows(users: &persisted_model::Store<'_>, where_: &Where
 }
 
 async fn taken(ctx: &CallContext<'_>, key: &str, value: &Value, except: Option<&Value>) -> Result<bool, Error> {
-    let Some(users) = ctx.store("User") else { return Ok(false) };
+    let Some(users) = ctx.store(&ctx.model.name) else { return Ok(false) };
     let mut clauses = vec![Where::eq(key, value.clone())];
     if let Some(id) = except {
         clauses.push(Where::Cond { property: "id".into(), op: Op::Neq(id.clone()) });
