@@ -55,7 +55,11 @@ async fn parallel_batches_do_not_stall_the_pool() {
             assert!(signups.iter().all(|s| *s == StatusCode::OK), "{label} signups: {signups:?}");
             assert!(tokens.iter().all(|s| *s == StatusCode::OK), "{label} tokens: {tokens:?}");
             assert_eq!(side_status, StatusCode::OK, "{label}");
-            assert!(side_time < Duration::from_secs(1), "{label} the side read waited {side_time:?}");
+            // The bound is 1 s for the server; this test runs unoptimised code on a
+            // runner shared with the other tests, which is several times slower, so it allows 3 s
+            // in debug builds. The stall it guards against lasted 30 s.
+            let bound = if cfg!(debug_assertions) { Duration::from_secs(3) } else { Duration::from_secs(1) };
+            assert!(side_time < bound, "{label} the side read waited {side_time:?}");
             assert_eq!(t.get_as(&alice, "/api/Users/count").await, StatusCode::FORBIDDEN);
         })
         .await;

@@ -7,23 +7,56 @@ use serde_json::{Map, Value, json};
 
 use crate::validation::ValidationError;
 
-/// Every failure a route can answer with.
+/// What a client error tells the client besides its status: LoopBack's `name`, `message`,
+/// `code` and `details`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct ClientError {
+    /// LoopBack's `name` (`Error`, `SyntaxError`, ...).
+    pub name: &'static str,
+    /// The message shown to the client.
+    pub message: String,
+    /// LoopBack's machine-readable `code` (`MODEL_NOT_FOUND`, `ACCESS_DENIED`, ...).
+    pub code: Option<&'static str>,
+    /// Extra details.
+    pub details: Option<Box<Value>>,
+}
+
+impl ClientError {
+    fn new(message: String) -> Self {
+        Self { name: "Error", message, code: None, details: None }
+    }
+}
+
+/// Every failure a route can answer with: one variant per kind, each rendering LoopBack's
+/// `{"error": {statusCode, name, message, code, details}}` in one place
+/// ([`Error::to_json`]); 5xx bodies hide internals.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A client or server error with LoopBack's fields.
-    #[error("{message}")]
-    Http {
+    /// 400: a malformed request, filter, body or argument.
+    #[error(transparent)]
+    BadRequest(ClientError),
+    /// 401: no valid credential (`AUTHORIZATION_REQUIRED`, `INVALID_TOKEN`, `LOGIN_FAILED`).
+    #[error(transparent)]
+    Unauthorized(ClientError),
+    /// 403: the caller may not do this (`ACCESS_DENIED`).
+    #[error(transparent)]
+    Forbidden(ClientError),
+    /// 404: no such instance or method (`MODEL_NOT_FOUND`).
+    #[error(transparent)]
+    NotFound(ClientError),
+    /// 413: the body or the batch is too large (`ENTITY_TOO_LARGE`, `BATCH_TOO_LARGE`).
+    #[error(transparent)]
+    PayloadTooLarge(ClientError),
+    /// Another status an application chose (a 409 from a hook, ...).
+    #[error("{error}")]
+    Other {
         /// The HTTP status.
         status: StatusCode,
-        /// LoopBack's `name` (`Error`, `SyntaxError`, ...).
-        name: &'static str,
-        /// The message shown to the client (4xx only).
-        message: String,
-        /// LoopBack's machine-readable `code`.
-        code: Option<&'static str>,
-        /// Extra details.
-        details: Option<Box<Value>>,
+        /// What the client is told.
+        error: ClientError,
     },
     /// A model instance failed validation (422).
     #[error(transparent)]
@@ -49,9 +82,43 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// A LoopBack error with a status and message, `name` "Error".
+    /// A LoopBack error with a status and message, `name` "Error": the variant for the status
+    /// (`Other` for statuses without one of their own).
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Error::Http { status, name: "Error", message: message.into(), code: None, details: None }
+        let error = ClientError::new(message.into());
+        match status {
+            StatusCode::BAD_REQUEST => Error::BadRequest(error),
+            StatusCode::UNAUTHORIZED => Error::Unauthorized(error),
+            StatusCode::FORBIDDEN => Error::Forbidden(error),
+            StatusCode::NOT_FOUND => Error::NotFound(error),
+            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(error),
+            status => Error::Other { status, error },
+        }
+    }
+
+    /// What a client error tells the client (`None` for validation and server errors).
+    pub fn client(&self) -> Option<&ClientError> {
+        match self {
+            Error::BadRequest(e)
+            | Error::Unauthorized(e)
+            | Error::Forbidden(e)
+            | Error::NotFound(e)
+            | Error::PayloadTooLarge(e)
+            | Error::Other { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    fn client_mut(&mut self) -> Option<&mut ClientError> {
+        match self {
+            Error::BadRequest(e)
+            | Error::Unauthorized(e)
+            | Error::Forbidden(e)
+            | Error::NotFound(e)
+            | Error::PayloadTooLarge(e)
+            | Error::Other { error: e, .. } => Some(e),
+            _ => None,
+        }
     }
 
     /// 400 with this message.
@@ -70,25 +137,25 @@ impl Error {
     }
 
     /// Sets LoopBack's `code`.
-    pub fn with_code(mut self, new_code: &'static str) -> Self {
-        if let Error::Http { code, .. } = &mut self {
-            *code = Some(new_code);
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        if let Some(e) = self.client_mut() {
+            e.code = Some(code);
         }
         self
     }
 
     /// Sets LoopBack's `details`.
-    pub fn with_details(mut self, new_details: Value) -> Self {
-        if let Error::Http { details, .. } = &mut self {
-            *details = Some(Box::new(new_details));
+    pub fn with_details(mut self, details: Value) -> Self {
+        if let Some(e) = self.client_mut() {
+            e.details = Some(Box::new(details));
         }
         self
     }
 
     /// Sets LoopBack's `name`.
-    pub fn with_name(mut self, new_name: &'static str) -> Self {
-        if let Error::Http { name, .. } = &mut self {
-            *name = new_name;
+    pub fn with_name(mut self, name: &'static str) -> Self {
+        if let Some(e) = self.client_mut() {
+            e.name = name;
         }
         self
     }
@@ -96,7 +163,12 @@ impl Error {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Http { status, .. } => *status,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Other { status, .. } => *status,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Database(_) | Error::Internal(_) | Error::Configuration(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -120,24 +192,18 @@ impl Error {
             out.insert("message".into(), json!(reason));
             return Value::Object(out);
         }
-        match self {
-            Error::Http { name, message, code, details, .. } => {
-                out.insert("name".into(), json!(name));
-                out.insert("message".into(), json!(message));
-                if let Some(code) = code {
-                    out.insert("code".into(), json!(code));
-                }
-                if let Some(details) = details {
-                    out.insert("details".into(), (**details).clone());
-                }
+        if let Error::Validation(v) = self {
+            out.insert("name".into(), json!("ValidationError"));
+            out.insert("message".into(), json!(v.to_string()));
+            out.insert("details".into(), v.details());
+        } else if let Some(e) = self.client() {
+            out.insert("name".into(), json!(e.name));
+            out.insert("message".into(), json!(e.message));
+            if let Some(code) = e.code {
+                out.insert("code".into(), json!(code));
             }
-            Error::Validation(v) => {
-                out.insert("name".into(), json!("ValidationError"));
-                out.insert("message".into(), json!(v.to_string()));
-                out.insert("details".into(), v.details());
-            }
-            Error::Database(_) | Error::Internal(_) | Error::Unavailable(_) | Error::Configuration(_) => {
-                unreachable!("5xx handled above")
+            if let Some(details) = &e.details {
+                out.insert("details".into(), (**details).clone());
             }
         }
         Value::Object(out)
@@ -233,6 +299,15 @@ mod tests {
         assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(err.to_json()["code"], "SERVICE_UNAVAILABLE");
         assert_eq!(err.error_response().headers().get("retry-after").unwrap(), "1");
+    }
+
+    #[test]
+    fn each_kind_is_its_own_variant() {
+        assert!(matches!(Error::unknown_id("Product", "9"), Error::NotFound(_)));
+        assert!(matches!(Error::bad_request("x"), Error::BadRequest(_)));
+        let conflict = Error::new(StatusCode::CONFLICT, "taken").with_code("TAKEN");
+        assert_eq!(conflict.status(), StatusCode::CONFLICT);
+        assert_eq!(conflict.client().and_then(|e| e.code), Some("TAKEN"));
     }
 
     #[test]

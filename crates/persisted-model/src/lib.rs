@@ -67,7 +67,7 @@ pub use connection::Db;
 #[doc(inline)]
 pub use database::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, connect, connect_from_env, connect_options};
 #[doc(inline)]
-pub use error::{Error, Result};
+pub use error::{ClientError, Error, Result};
 #[doc(inline)]
 pub use model::{
     CallContext, DefaultValue, FloatWidth, Instance, IntegerWidth, ModelDefinition, ModelHandle, ModelHooks,
