@@ -184,10 +184,17 @@ fn unwrap_option(ty: &Type) -> (&Type, bool) {
     (ty, false)
 }
 
-/// The property type for a Rust type, by its last path segment.
+/// The property type for a Rust type. A macro cannot resolve imports, so types are known by
+/// name; `Value` counts as JSON only when its path says `serde_json::Value` (write `Json`,
+/// sea-orm's name for it, otherwise), since many crates have a `Value`.
 fn type_kind(ty: &Type) -> Option<TypeKind> {
     let Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
+    if last.ident == "Value" {
+        let n = p.path.segments.len();
+        let json = n >= 2 && p.path.segments[n - 2].ident == "serde_json";
+        return json.then_some(TypeKind::Json);
+    }
     Some(match last.ident.to_string().as_str() {
         "String" => TypeKind::String,
         "bool" => TypeKind::Bool,
@@ -197,7 +204,7 @@ fn type_kind(ty: &Type) -> Option<TypeKind> {
         "f32" => TypeKind::F32,
         "f64" => TypeKind::F64,
         "DateTimeUtc" | "DateTime" | "DateTimeWithTimeZone" => TypeKind::Date,
-        "Json" | "JsonValue" | "Value" => TypeKind::Json,
+        "Json" | "JsonValue" => TypeKind::Json,
         _ => return None,
     })
 }

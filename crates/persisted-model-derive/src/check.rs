@@ -33,7 +33,7 @@ fn check_types(model: &Model, errors: &mut darling::error::Accumulator) {
         if f.kind.is_none() {
             errors.push(
                 Error::custom(
-                    "unsupported property type: use String, bool, i16, i32, i64, f32, f64, DateTimeUtc or Json (optionally in Option<...>)",
+                    "unsupported property type: use String, bool, i16, i32, i64, f32, f64, DateTimeUtc, DateTime or Json (optionally in Option<...>); for JSON write `Json` or `serde_json::Value`",
                 )
                 .with_span(&span_of(&f.ty)),
             );
