@@ -1,7 +1,7 @@
 //! Relation routes for each relation kind, and `include`.
 
 use actix_web::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{on_each_backend, q, redact_ids};
 
@@ -163,6 +163,24 @@ async fn include_with_scope() {
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "hidden properties are refused in scopes too");
         let res = t.get(&format!("/api/Categories?filter={}", q(json!({"include": {"products": "nope"}})))).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
+
+/// A hasOne include loads every parent's target in one query and keeps each parent's first
+/// (by id), as LoopBack's one-row-per-parent query did; parents without one get null.
+#[actix_web::test]
+async fn has_one_includes_pick_each_parents_first() {
+    on_each_backend(|t| async move {
+        let ann = t.create("/api/Authors", json!({"name": "Ann"})).await;
+        t.create("/api/Authors", json!({"name": "Bob"})).await;
+        let cid = t.create("/api/Authors", json!({"name": "Cid"})).await;
+        t.create("/api/Profiles", json!({"bio": "ann's", "authorId": ann})).await;
+        t.create("/api/Profiles", json!({"bio": "cid's first", "authorId": cid})).await;
+        t.create("/api/Profiles", json!({"bio": "cid's second", "authorId": cid})).await;
+        let res = t.get(&format!("/api/Authors?filter={}", q(json!({"include": "profile", "order": "id ASC"})))).await;
+        let bios: Vec<Value> = res.body.as_array().unwrap().iter().map(|a| a["profile"]["bio"].clone()).collect();
+        assert_eq!(bios, vec![json!("ann's"), Value::Null, json!("cid's first")], "[{}] {:?}", t.backend, res.body);
     })
     .await;
 }

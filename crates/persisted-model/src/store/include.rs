@@ -131,8 +131,11 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include, b
         }
         RelationKind::HasMany | RelationKind::HasOne => {
             let keys = distinct(rows.iter().filter_map(|r| r.get(&id_name)));
+            // One query for every parent, unless the scope pages: then one per parent. A hasOne
+            // takes each parent's first row of the batch (the scope's order, then the id), as a
+            // query per parent with LIMIT 1 would.
             let per_parent = include.scope.limit.is_some() || include.scope.skip.is_some();
-            let found = if per_parent || rel.kind == RelationKind::HasOne {
+            let found = if per_parent {
                 let mut all = Vec::new();
                 for key in &keys {
                     let mut scope = include.scope.clone();
@@ -164,7 +167,7 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include, b
                 let parent = row.get(&id_name).and_then(key_text);
                 let mut items = Vec::new();
                 // Keep the target query's order: walk the targets, keep those linked to this parent.
-                let linked: Vec<usize> = links
+                let linked: std::collections::HashSet<usize> = links
                     .iter()
                     .filter(|l| l.get(&rel.foreign_key).and_then(key_text) == parent)
                     .filter_map(|l| l.get(&key_through).and_then(key_text).and_then(|k| by_id.get(&k).copied()))
@@ -204,7 +207,10 @@ async fn attach_grouped(
         }
     }
     for row in rows.iter_mut() {
-        let members = row.get(id_name).and_then(key_text).and_then(|k| groups.get(&k)).cloned().unwrap_or_default();
+        let mut members = row.get(id_name).and_then(key_text).and_then(|k| groups.get(&k)).cloned().unwrap_or_default();
+        if rel.kind == RelationKind::HasOne {
+            members.truncate(1);
+        }
         budget.spend(members.iter().map(|&i| weight(&found[i], &include.scope)).sum())?;
         let mut items = Vec::with_capacity(members.len());
         for i in members {
