@@ -168,6 +168,16 @@ async fn access_token_routes_for_each_kind_of_caller() {
         let own = t.call_as(&alice, Method::POST, "/api/accessTokens", Some(json!({"ttl": 600}))).await;
         assert_eq!(own.status, StatusCode::OK, "{:?}", own.body);
         assert_eq!((own.body["userId"].clone(), own.body["ttl"].clone()), (json!(2), json!(600)));
+        // The answer shows the new token itself (the table keeps its fingerprint), once.
+        let minted_raw = own.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(t.call_as(&minted_raw, Method::GET, "/api/Users/2", None).await.status, StatusCode::OK);
+        let patched = t
+            .call_as(&admin, Method::PATCH, &format!("/api/accessTokens/{minted_raw}"), Some(json!({"ttl": 60})))
+            .await;
+        assert_eq!((patched.body["id"].clone(), patched.body["ttl"].clone()), (json!(minted_raw), json!(60)));
+        let fingerprint = persisted_model_access_token::fingerprint(&minted_raw);
+        let by_fp = t.call_as(&admin, Method::GET, &format!("/api/accessTokens/{fingerprint}"), None).await;
+        assert_eq!(by_fp.body["id"], json!(fingerprint), "named by its fingerprint, it answers with it");
         let other = t.call_as(&alice, Method::POST, "/api/accessTokens", Some(json!({"userId": 1}))).await;
         assert_eq!(other.status, StatusCode::FORBIDDEN);
         let chosen =

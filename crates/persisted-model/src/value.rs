@@ -135,6 +135,20 @@ pub fn format_date(date: &DateTime<Utc>) -> String {
     date.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A sea-orm value (an `ActiveModel`'s) as the JSON the engine writes: dates as RFC 3339
+/// text (sea-query's own conversion quotes them as SQL literals), bytes as text.
+pub(crate) fn from_db(value: &DbValue) -> Value {
+    match value {
+        DbValue::ChronoDateTimeUtc(Some(d)) => Value::String(format_date(d)),
+        DbValue::ChronoDateTime(Some(d)) => Value::String(format_date(&d.and_utc())),
+        DbValue::ChronoDateTimeWithTimeZone(Some(d)) => Value::String(format_date(&d.with_timezone(&Utc))),
+        DbValue::ChronoDateTimeLocal(Some(d)) => Value::String(format_date(&d.with_timezone(&Utc))),
+        DbValue::ChronoDate(Some(d)) => Value::String(d.format("%Y-%m-%d").to_string()),
+        DbValue::Bytes(Some(b)) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        other => sea_orm::sea_query::sea_value_to_json_value(other),
+    }
+}
+
 /// The database value for an already coerced JSON value.
 pub fn to_db(ty: PropertyType, value: &Value, backend: DbBackend) -> DbValue {
     match ty {
@@ -233,6 +247,17 @@ mod tests {
 
     const F64: PropertyType = PropertyType::Number(FloatWidth::F64);
     const I32: PropertyType = PropertyType::Integer(IntegerWidth::I32);
+
+    #[test]
+    fn active_model_values_become_the_json_the_engine_writes() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 30, 8, 5, 1).unwrap();
+        assert_eq!(from_db(&DbValue::ChronoDateTimeUtc(Some(at))), json!("2026-11-30T08:05:01.000Z"));
+        assert_eq!(from_db(&DbValue::ChronoDateTime(Some(at.naive_utc()))), json!("2026-11-30T08:05:01.000Z"));
+        assert_eq!(from_db(&DbValue::ChronoDateTimeUtc(None)), Value::Null);
+        assert_eq!(from_db(&DbValue::Bytes(Some(vec![0xff, b'a']))), json!("\u{fffd}a"));
+        assert_eq!(from_db(&DbValue::Int(Some(3))), json!(3));
+        assert_eq!(from_db(&DbValue::String(Some("x".to_owned()))), json!("x"));
+    }
 
     #[test]
     fn numbers_accept_clean_strings_only() {

@@ -59,7 +59,7 @@ pub async fn build(db: DatabaseConnection, settings: Settings) -> Result<RestApi
         .openapi_description("Posts, comments and tags; log in with POST /api/Users/login.")
         .handle(
             ModelHandle::of::<post::Model>()
-                .with_hooks(post::Hooks::new(settings.spam_words))
+                .with_typed_hooks(post::Hooks::new(settings.spam_words))
                 .with_method(post::publish_method())
                 .map_definition(table.clone()),
         )

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use persisted_model::filter::Where;
 use persisted_model::prelude::*;
 use persisted_model::{AccessType, Call, RemoteMethod, ValidationError};
+use sea_orm::Set;
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -67,19 +68,32 @@ impl Hooks {
     }
 }
 
-impl ModelHooks for Hooks {
-    async fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
+// Typed hooks: the write is the post's sea-orm `ActiveModel`, the stored post a `Model`.
+impl TypedHooks for Hooks {
+    type Model = Model;
+
+    async fn before_save(&self, ctx: &CallContext<'_>, change: &mut Change<Model>) -> Result<(), Error> {
         let mut invalid = ValidationError::new("Post");
-        for property in ["title", "body"] {
-            let text: Option<String> = event.get(property);
-            let lower = text.unwrap_or_default().to_lowercase();
+        let texts = [
+            ("title", change.data.title.try_as_ref()),
+            ("body", change.data.body.try_as_ref().and_then(Option::as_ref)),
+        ];
+        for (property, text) in texts {
+            let Some(text) = text else { continue };
+            let lower = text.to_lowercase();
             if self.spam_words.iter().any(|w| lower.contains(w.as_str())) {
-                invalid.add_message(property, "spam", "looks like spam", event.data.get(property));
+                invalid.add_message(property, "spam", "looks like spam", Some(&serde_json::Value::from(text.as_str())));
             }
         }
         invalid.into_result()?;
-        event.set("updatedAt", (self.clock)())?;
-        super::set_author(ctx, event)
+        change.data.updated_at = Set(Some((self.clock)()));
+        // A new post belongs to its caller.
+        if change.is_new
+            && let Some(user) = ctx.caller().user_id()
+        {
+            change.data.author_id = Set(user.parse().ok());
+        }
+        Ok(())
     }
 }
 

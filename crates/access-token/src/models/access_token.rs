@@ -1,6 +1,5 @@
 //! The built-in AccessToken model and its overrides (security rules 1-3, 13).
 
-use actix_web::HttpMessage;
 use actix_web::http::StatusCode;
 use persisted_model::acl::AccessType;
 use persisted_model::prelude::*;
@@ -48,24 +47,6 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Raw tokens this request named or minted, so responses can show them instead of their
-/// fingerprints.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RawTokens(pub(crate) Vec<(String, String)>);
-
-fn remember(ctx: &CallContext<'_>, raw: &str, fingerprint: &str) {
-    if let Some(req) = ctx.request {
-        let mut ext = req.extensions_mut();
-        let seen = ext.get_mut::<RawTokens>();
-        match seen {
-            Some(s) => s.0.push((fingerprint.to_owned(), raw.to_owned())),
-            None => {
-                ext.insert(RawTokens(vec![(fingerprint.to_owned(), raw.to_owned())]));
-            }
-        }
-    }
-}
-
 fn denied() -> Error {
     Error::new(StatusCode::FORBIDDEN, "Access Denied").with_code("ACCESS_DENIED")
 }
@@ -96,14 +77,13 @@ impl TokenHooks {
 
 impl ModelHooks for TokenHooks {
     /// `/:id` takes the token or its fingerprint.
-    async fn resolve_id(&self, ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
+    async fn resolve_id(&self, _ctx: &CallContext<'_>, id: Value) -> Result<Value, Error> {
         let Value::String(s) = id else { return Ok(id) };
         if token::is_fingerprint(&s) || self.raw_ids {
             return Ok(Value::String(s));
         }
-        let fp = token::fingerprint(&s);
-        remember(ctx, &s, &fp);
-        Ok(Value::String(fp))
+        // The answer names the token as the client did (the core shows the id it was sent).
+        Ok(Value::String(token::fingerprint(&s)))
     }
 
     /// Cached tokens are stale from now on.
@@ -170,27 +150,14 @@ impl ModelHooks for TokenHooks {
                 }
                 let raw = token::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
                 let id = if self.raw_ids { raw.clone() } else { token::fingerprint(&raw) };
-                remember(ctx, &raw, &id);
                 event.data.insert("id".into(), Value::String(id));
+                // Its owner sees the token once; the table keeps its fingerprint.
+                event.show("id", Value::String(raw));
             }
             None => {
                 // updateAll: never move tokens between users.
                 event.data.remove("userId");
             }
-        }
-        Ok(())
-    }
-
-    /// Responses show the raw token where the request named or minted it.
-    async fn loaded(&self, ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
-        let Some(req) = ctx.request else { return Ok(()) };
-        let Some(Value::String(id)) = instance.get("id") else { return Ok(()) };
-        let raw = req
-            .extensions()
-            .get::<RawTokens>()
-            .and_then(|r| r.0.iter().find(|(fp, _)| fp == id).map(|(_, raw)| raw.clone()));
-        if let Some(raw) = raw {
-            instance.insert("id".into(), Value::String(raw));
         }
         Ok(())
     }

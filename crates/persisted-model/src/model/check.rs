@@ -11,6 +11,9 @@ pub(crate) fn problems(registry: &ModelRegistry, app_acls: &[AclEntry]) -> Vec<S
     let mut out = Vec::new();
     for model in registry.iter() {
         let def = model.definition();
+        if let Some(other) = model.foreign_hooks() {
+            out.push(format!("{}: its typed hooks are written for {other}", def.name));
+        }
         relations(registry, def, &mut out);
         for entry in &def.acls {
             acl(registry, entry, &format!("{}'s ACL", def.name), &mut out);

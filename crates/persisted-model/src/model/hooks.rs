@@ -89,9 +89,28 @@ pub struct SaveEvent {
     pub current: Option<Instance>,
     /// For a bulk update (updateAll), the where clause that selects the rows.
     pub where_: Option<Where>,
+    /// What the answer shows instead of the stored values ([`SaveEvent::show`]).
+    shown: Instance,
 }
 
 impl SaveEvent {
+    pub(crate) fn new(is_new: bool, data: Instance, current: Option<Instance>, where_: Option<Where>) -> Self {
+        Self { is_new, data, current, where_, shown: Instance::new() }
+    }
+
+    /// Shows `value` for `property` in the answer to this write instead of what is stored: a
+    /// secret shown once to its owner while the table keeps only its digest (a new access
+    /// token's id). Writes of many rows (updateAll) answer with a count and show nothing.
+    pub fn show(&mut self, property: &str, value: Value) {
+        self.shown.insert(property.to_owned(), value);
+    }
+
+    /// The instance as answered: `shown` values over the presented row.
+    pub(crate) fn shown_over(self, mut instance: Instance) -> Instance {
+        instance.extend(self.shown);
+        instance
+    }
+
     /// A property about to be written, as a Rust value (`None` when absent or of another
     /// shape).
     pub fn get<T: serde::de::DeserializeOwned>(&self, property: &str) -> Option<T> {
@@ -121,19 +140,7 @@ impl SaveEvent {
     /// Writes what `model` sets: `Set` values replace the data's, `NotSet` ones are removed
     /// from it (they will not be written), `Unchanged` ones stay as they are.
     pub fn set_active_model<A: sea_orm::ActiveModelTrait>(&mut self, model: &A) {
-        use sea_orm::{ActiveValue, ColumnTrait, Iterable};
-        for column in <<A::Entity as sea_orm::EntityTrait>::Column as Iterable>::iter() {
-            let key = column.json_key();
-            match model.get(column) {
-                ActiveValue::Set(value) => {
-                    self.data.insert(key.to_owned(), sea_orm::sea_query::sea_value_to_json_value(&value));
-                }
-                ActiveValue::NotSet => {
-                    self.data.remove(key);
-                }
-                ActiveValue::Unchanged(_) => {}
-            }
-        }
+        write_active_model(&mut self.data, model);
     }
 
     /// The stored instance before the update as the model's type (updates of one instance).
@@ -146,7 +153,26 @@ impl SaveEvent {
     }
 }
 
-/// A model's hooks: implement the methods you need on a type of your own (its fields are the
+/// Writes an `ActiveModel` into JSON data: `Set` values replace the data's, `NotSet` ones are
+/// removed (they will not be written), `Unchanged` ones stay as they are.
+pub(crate) fn write_active_model<A: sea_orm::ActiveModelTrait>(data: &mut Instance, model: &A) {
+    use sea_orm::{ActiveValue, ColumnTrait, Iterable};
+    for column in <<A::Entity as sea_orm::EntityTrait>::Column as Iterable>::iter() {
+        let key = column.json_key();
+        match model.get(column) {
+            ActiveValue::Set(value) => {
+                data.insert(key.to_owned(), crate::value::from_db(&value));
+            }
+            ActiveValue::NotSet => {
+                data.remove(key);
+            }
+            ActiveValue::Unchanged(_) => {}
+        }
+    }
+}
+
+/// A model's hooks over JSON (for models defined at run time; a derived model may use
+/// [`TypedHooks`](crate::TypedHooks) instead): implement the methods you need on a type of your own (its fields are the
 /// hooks' state) and register a value with
 /// [`RestApiBuilder::model_with`](crate::RestApiBuilder::model_with) or
 /// [`ModelHandle::with_hooks`](crate::ModelHandle::with_hooks). A model registered without

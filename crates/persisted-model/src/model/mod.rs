@@ -4,6 +4,7 @@ mod check;
 mod definition;
 mod hooks;
 mod registry;
+mod typed_hooks;
 
 pub(crate) use check::problems as registry_problems;
 pub use definition::{
@@ -13,6 +14,7 @@ pub use definition::{
 pub(crate) use hooks::DynHooks;
 pub use hooks::{CallContext, Instance, ModelHooks, NoHooks, SaveEvent};
 pub use registry::{ModelHandle, ModelRegistry};
+pub use typed_hooks::{ActiveModelOf, Change, EntityModel, TypedHooks};
 
 use sea_orm::DbBackend;
 use sea_orm::sea_query::TableCreateStatement;

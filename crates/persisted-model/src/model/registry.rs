@@ -5,7 +5,8 @@ use std::sync::Arc;
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{ColumnType, StringLen, TableCreateStatement};
 
-use super::{DynHooks, ModelDefinition, ModelHooks, NoHooks, PersistedModel};
+use super::typed_hooks::Typed;
+use super::{DynHooks, ModelDefinition, ModelHooks, NoHooks, PersistedModel, TypedHooks};
 use crate::filter::ModelLookup;
 use crate::rest::{RemoteMethod, remote_methods};
 
@@ -24,6 +25,8 @@ struct Entry {
     acl_methods: Vec<String>,
     /// The Rust type of a derived model (the typed repository finds models by it).
     type_id: Option<std::any::TypeId>,
+    /// The model type typed hooks were written for (checked against `type_id` at `build()`).
+    hooks_model: Option<(std::any::TypeId, &'static str)>,
     /// Whether hooks were registered (a model without any writes one row without a
     /// transaction).
     has_hooks: bool,
@@ -55,7 +58,23 @@ impl ModelHandle {
         let mut entry = self.into_entry();
         entry.hooks = Arc::new(hooks);
         entry.has_hooks = true;
+        entry.hooks_model = None;
         Self { inner: Arc::new(entry) }
+    }
+
+    /// The same model with hooks over its Rust types (replacing any it had). `build()` refuses
+    /// hooks written for another model.
+    pub fn with_typed_hooks(self, hooks: impl TypedHooks) -> Self {
+        let hooks_model = model_type_of(&hooks);
+        let mut entry = self.with_hooks(Typed(hooks)).into_entry();
+        entry.hooks_model = Some(hooks_model);
+        Self { inner: Arc::new(entry) }
+    }
+
+    /// Typed hooks registered for a model type this handle does not serve: that type's name.
+    pub(crate) fn foreign_hooks(&self) -> Option<&'static str> {
+        let (hooks_type, name) = self.inner.hooks_model?;
+        (self.inner.type_id != Some(hooks_type)).then_some(name)
     }
 
     fn from_parts(
@@ -71,6 +90,7 @@ impl ModelHandle {
                 methods: Vec::new(),
                 acl_methods: Vec::new(),
                 type_id: None,
+                hooks_model: None,
                 has_hooks: false,
             }),
         }
@@ -229,4 +249,9 @@ impl ModelLookup for ModelRegistry {
     fn model(&self, name: &str) -> Option<&ModelDefinition> {
         self.get(name).map(ModelHandle::definition)
     }
+}
+
+/// The type typed hooks serve, and its name for errors.
+fn model_type_of<H: TypedHooks>(_: &H) -> (std::any::TypeId, &'static str) {
+    (std::any::TypeId::of::<H::Model>(), std::any::type_name::<H::Model>())
 }

@@ -81,11 +81,13 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         )
         .with_code("BATCH_TOO_LARGE"));
     }
-    let (raw_id, id) = path_id(&req, def, "id");
-    let id = match id {
-        Some(id) => Some(store.resolve_id(id).await?),
+    let (raw_id, named) = path_id(&req, def, "id");
+    let id = match &named {
+        Some(id) => Some(store.resolve_id(id.clone()).await?),
         None => None,
     };
+    // The answer names the instance by the id the client sent, not by the one stored.
+    let as_named = |instance: crate::model::Instance| store.as_named(instance, named.as_ref());
     let authorize = |id: Option<Value>| {
         let caller = &caller;
         async move { access::authorize(state, caller, def, method, id.as_ref()).await }
@@ -115,7 +117,7 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
                 Some(id) => store.find_by_id(&id, filter).await?,
                 None => None,
             };
-            found.map(|f| json_ok(&Value::Object(f))).ok_or_else(|| Error::unknown_id(&def.name, &raw_id))
+            found.map(|f| json_ok(&Value::Object(as_named(f)))).ok_or_else(|| Error::unknown_id(&def.name, &raw_id))
         }
         Operation::Count => {
             let where_ = args.where_(def)?;
@@ -162,14 +164,14 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         Operation::ReplaceById => {
             authorize(id.clone()).await?;
             match id {
-                Some(id) => Ok(json_ok(&Value::Object(store.replace_by_id(&id, &body).await?))),
+                Some(id) => Ok(json_ok(&Value::Object(as_named(store.replace_by_id(&id, &body).await?)))),
                 None => Err(Error::not_found(format!("Could not replace. Object with id {raw_id} does not exist!"))),
             }
         }
         Operation::PatchAttributes => {
             authorize(id.clone()).await?;
             match id {
-                Some(id) => Ok(json_ok(&Value::Object(store.patch_attributes(&id, &body).await?))),
+                Some(id) => Ok(json_ok(&Value::Object(as_named(store.patch_attributes(&id, &body).await?)))),
                 None => {
                     Err(Error::not_found(format!("could not find a model with id {raw_id}"))
                         .with_code("MODEL_NOT_FOUND"))

@@ -321,6 +321,48 @@ impl RestApiBuilder {
         self.handle(ModelHandle::of::<M>().with_hooks(hooks))
     }
 
+    /// Serves the derived model `H::Model` with hooks over its Rust types ([`TypedHooks`](crate::TypedHooks):
+    /// the sea-orm `ActiveModel` for writes, the `Model` for stored instances).
+    ///
+    /// ```no_run
+    /// # use persisted_model::prelude::*;
+    /// # use sea_orm::entity::prelude::*;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, PersistedModel)]
+    /// # #[sea_orm(table_name = "post")]
+    /// # pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub title: String }
+    /// # #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// # pub enum Relation {}
+    /// # impl ActiveModelBehavior for ActiveModel {}
+    /// use persisted_model::{Change, TypedHooks};
+    ///
+    /// /// Refuses empty titles.
+    /// struct PostHooks;
+    ///
+    /// impl TypedHooks for PostHooks {
+    ///     type Model = Model;
+    ///     async fn before_save(&self, _ctx: &CallContext<'_>, change: &mut Change<Model>) -> Result<(), Error> {
+    ///         match change.data.title.try_as_ref() {
+    ///             Some(title) if title.trim().is_empty() => Err(Error::bad_request("a title is required")),
+    ///             _ => Ok(()),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = RestApi::builder(db).model_with_typed(PostHooks).build().await?;
+    /// # let _ = api; Ok(()) }
+    /// ```
+    pub fn model_with_typed<H>(self, hooks: H) -> Self
+    where
+        H: crate::TypedHooks,
+        H::Model: PersistedModel,
+    {
+        self.handle(ModelHandle::of::<H::Model>().with_typed_hooks(hooks))
+    }
+
     /// Serves a model from its handle (for definitions changed with `map_definition`).
     ///
     /// ```no_run

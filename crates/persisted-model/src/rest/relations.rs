@@ -127,7 +127,7 @@ pub(crate) async fn handle(
                     Ok(no_content())
                 }
                 RelationOp::FindById | RelationOp::UpdateById | RelationOp::DestroyById => {
-                    let (raw_fk, child) = child_id(req, tdef, &tstore).await?;
+                    let (raw_fk, named, child) = child_id(req, tdef, &tstore).await?;
                     let found = match &child {
                         Some(c) => {
                             tstore
@@ -144,10 +144,11 @@ pub(crate) async fn handle(
                     };
                     let child = child.expect("found");
                     match op {
-                        RelationOp::FindById => Ok(json_ok(&Value::Object(found))),
-                        RelationOp::UpdateById => Ok(json_ok(&Value::Object(
-                            tstore.patch_attributes(&child, &with_key(body, fk, &id)?).await?,
-                        ))),
+                        RelationOp::FindById => Ok(json_ok(&Value::Object(tstore.as_named(found, named.as_ref())))),
+                        RelationOp::UpdateById => {
+                            let updated = tstore.patch_attributes(&child, &with_key(body, fk, &id)?).await?;
+                            Ok(json_ok(&Value::Object(tstore.as_named(updated, named.as_ref()))))
+                        }
                         _ => {
                             tstore.delete_by_id(&child).await?;
                             Ok(no_content())
@@ -208,7 +209,7 @@ async fn through(
             Ok(no_content())
         }
         _ => {
-            let (raw_fk, child) = child_id(req, tdef, tstore).await?;
+            let (raw_fk, _, child) = child_id(req, tdef, tstore).await?;
             let is_linked = child.as_ref().is_some_and(|c| linked.contains(c));
             match op {
                 RelationOp::Link => {
@@ -272,18 +273,19 @@ async fn through(
     }
 }
 
-/// The `{fk}` path segment as the target's stored id.
+/// The `{fk}` path segment: as sent, as the target's id type, and as the stored id.
 async fn child_id(
     req: &HttpRequest,
     tdef: &crate::model::ModelDefinition,
     tstore: &Store<'_>,
-) -> Result<(String, Option<Value>)> {
+) -> Result<(String, Option<Value>, Option<Value>)> {
     let raw = req.match_info().get("fk").unwrap_or_default().to_owned();
-    let parsed = match parse_id(tdef.id_property().ty, &raw) {
-        Some(id) => Some(tstore.resolve_id(id).await?),
+    let named = parse_id(tdef.id_property().ty, &raw);
+    let stored = match &named {
+        Some(id) => Some(tstore.resolve_id(id.clone()).await?),
         None => None,
     };
-    Ok((raw, parsed))
+    Ok((raw, named, stored))
 }
 
 fn and(scope: Where, extra: Option<Where>) -> Where {

@@ -120,6 +120,18 @@ impl<'a> Store<'a> {
         self.model.hooks().resolve_id(&self.call, id).await
     }
 
+    /// An instance named by the id the client sent (`named`) rather than the stored one, for
+    /// models whose `resolve_id` maps one to the other (a token and its fingerprint).
+    pub fn as_named(&self, mut instance: Instance, named: Option<&Value>) -> Instance {
+        let key = &self.def().id_property().name;
+        if let Some(named) = named
+            && instance.contains_key(key)
+        {
+            instance.insert(key.clone(), named.clone());
+        }
+        instance
+    }
+
     async fn access(&self, mut where_: Option<Where>) -> Result<Option<Where>> {
         self.model.hooks().access(&self.call, &mut where_).await?;
         Ok(where_)
@@ -221,7 +233,7 @@ impl<'a> Store<'a> {
     }
 
     async fn insert(&self, data: Instance) -> Result<Instance> {
-        let mut event = SaveEvent { is_new: true, data, current: None, where_: None };
+        let mut event = SaveEvent::new(true, data, None, None);
         self.model.hooks().before_save(&self.call, &mut event).await?;
         let id = sql::insert(&self.db, self.def(), &event.data)
             .await
@@ -230,7 +242,7 @@ impl<'a> Store<'a> {
             .await?
             .ok_or_else(|| Error::Internal("inserted row not found".into()))?;
         self.model.hooks().after_save(&self.call, &stored, true).await?;
-        self.present(stored, &Filter::default()).await
+        Ok(event.shown_over(self.present(stored, &Filter::default()).await?))
     }
 
     /// replaceById: the whole instance is replaced; omitted properties get defaults or null.
@@ -308,7 +320,7 @@ impl<'a> Store<'a> {
     }
 
     async fn update_one(&self, id: &Value, data: Instance, current: Instance) -> Result<Instance> {
-        let mut event = SaveEvent { is_new: false, data, current: Some(current), where_: None };
+        let mut event = SaveEvent::new(false, data, Some(current), None);
         self.model.hooks().before_save(&self.call, &mut event).await?;
         let by_id = sql::id_where(self.def(), id);
         // The row rules narrow the update too; a hook that drops the where leaves the id.
@@ -320,7 +332,7 @@ impl<'a> Store<'a> {
             .await?
             .ok_or_else(|| Error::not_found(format!("could not find a model with id {}", id_text(id))))?;
         self.model.hooks().after_save(&self.call, &stored, false).await?;
-        self.present(stored, &Filter::default()).await
+        Ok(event.shown_over(self.present(stored, &Filter::default()).await?))
     }
 
     /// An id that names a row the `access` hook hides: the caller may neither change nor
@@ -332,8 +344,9 @@ impl<'a> Store<'a> {
     /// patchOrCreate (PATCH /): updates the instance named by the body's id, else creates.
     pub async fn patch_or_create(&self, body: &Value) -> Result<Instance> {
         let data = body_object(body)?;
-        let id = match body_id(self.def(), &data) {
-            Some(id) => Some(self.resolve_id(id).await?),
+        let named = body_id(self.def(), &data);
+        let id = match &named {
+            Some(id) => Some(self.resolve_id(id.clone()).await?),
             None => None,
         };
         let Some(id) = id else {
@@ -343,22 +356,25 @@ impl<'a> Store<'a> {
         let missing = || {
             Error::not_found(format!("Could not update attributes. Object with id {} does not exist!", id_text(&id)))
         };
-        self.transaction(async |s| match s.find_visible(&id).await? {
-            Some(current) => {
-                let prepared = s.prepare(&data, WriteKind::Patch).await?;
-                s.patch(&id, prepared, current).await
-            }
-            None if s.def().force_id() || s.hidden(&id).await? => Err(missing()),
-            None => s.insert_with_id(&data, &id).await,
-        })
-        .await
+        let written = self
+            .transaction(async |s| match s.find_visible(&id).await? {
+                Some(current) => {
+                    let prepared = s.prepare(&data, WriteKind::Patch).await?;
+                    s.patch(&id, prepared, current).await
+                }
+                None if s.def().force_id() || s.hidden(&id).await? => Err(missing()),
+                None => s.insert_with_id(&data, &id).await,
+            })
+            .await?;
+        Ok(self.as_named(written, named.as_ref()))
     }
 
     /// replaceOrCreate (PUT /, POST /replaceOrCreate).
     pub async fn replace_or_create(&self, body: &Value) -> Result<Instance> {
         let data = body_object(body)?;
-        let id = match body_id(self.def(), &data) {
-            Some(id) => Some(self.resolve_id(id).await?),
+        let named = body_id(self.def(), &data);
+        let id = match &named {
+            Some(id) => Some(self.resolve_id(id.clone()).await?),
             None => None,
         };
         let Some(id) = id else {
@@ -367,14 +383,16 @@ impl<'a> Store<'a> {
         };
         let missing =
             || Error::not_found(format!("Could not replace. Object with id {} does not exist!", id_text(&id)));
-        self.transaction(async |s| {
-            if !s.def().force_id() && !sql::exists(&s.db, s.def(), &id).await? {
-                return s.insert_with_id(&data, &id).await;
-            }
-            let prepared = s.prepare(&data, WriteKind::Replace).await?;
-            s.replace(&id, prepared, missing).await
-        })
-        .await
+        let written = self
+            .transaction(async |s| {
+                if !s.def().force_id() && !sql::exists(&s.db, s.def(), &id).await? {
+                    return s.insert_with_id(&data, &id).await;
+                }
+                let prepared = s.prepare(&data, WriteKind::Replace).await?;
+                s.replace(&id, prepared, missing).await
+            })
+            .await?;
+        Ok(self.as_named(written, named.as_ref()))
     }
 
     async fn insert_with_id(&self, data: &Instance, id: &Value) -> Result<Instance> {
@@ -443,7 +461,7 @@ impl<'a> Store<'a> {
     }
 
     async fn update_rows(&self, where_: Where, data: Instance) -> Result<u64> {
-        let mut event = SaveEvent { is_new: false, data, current: None, where_: Some(where_.clone()) };
+        let mut event = SaveEvent::new(false, data, None, Some(where_.clone()));
         self.model.hooks().before_save(&self.call, &mut event).await?;
         sql::update(&self.db, self.def(), &where_, &event.data)
             .await
