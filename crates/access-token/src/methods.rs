@@ -7,6 +7,8 @@ use actix_web::{HttpMessage, HttpResponse};
 use persisted_model::filter::{Filter, Where};
 use persisted_model::{AccessType, Call, CustomHandler, Error as PmError, RemoteMethod};
 use serde_json::{Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
 
 use crate::authenticator::CurrentToken;
 use crate::error::{Credential, Error};
@@ -42,21 +44,52 @@ fn json_ok(v: &Value) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json; charset=utf-8").body(v.to_string())
 }
 
+fn of(ty: Type) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(ty)
+}
+
+/// A body schema of string properties, some of them required.
+fn strings(properties: &[&str], required: &[&str]) -> ObjectBuilder {
+    let object = properties.iter().fold(of(Type::Object), |o, p| o.property(*p, of(Type::String)));
+    required.iter().fold(object, |o, p| o.required(*p))
+}
+
 /// The remote methods User gets in addition to the PersistedModel ones.
 pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> Vec<RemoteMethod> {
     vec![
         RemoteMethod::custom("login", Method::POST, "/login", AccessType::Execute, CustomHandler::new(true, login))
             .describe("Log in with email or username and password; returns an access token.")
-            .body_schema(json!({"type": "object", "required": ["password"], "properties": {
-                "email": {"type": "string"}, "username": {"type": "string"}, "realm": {"type": "string"},
-                "password": {"type": "string"}, "ttl": {"type": "integer", "description": "Token lifetime in seconds"}
-            }}))
-            .response_schema(json!({"type": "object", "required": ["id", "ttl", "created", "userId"], "properties": {
-                "id": {"type": "string", "description": "The access token: use it as the Authorization header"},
-                "ttl": {"type": "integer"}, "created": {"type": "string", "format": "date-time"},
-                "userId": {"type": ["integer", "string"]}, "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
-                "user": {"type": "object", "description": "With ?include=user"}
-            }})),
+            .body_schema(
+                strings(&["email", "username", "realm", "password"], &["password"])
+                    .property("ttl", of(Type::Integer).description(Some("Token lifetime in seconds"))),
+            )
+            .response_schema(
+                of(Type::Object)
+                    .property(
+                        "id",
+                        of(Type::String).description(Some("The access token: use it as the Authorization header")),
+                    )
+                    .property("ttl", of(Type::Integer))
+                    .property(
+                        "created",
+                        of(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+                    )
+                    .property(
+                        "userId",
+                        ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Integer, Type::String])),
+                    )
+                    .property(
+                        "scopes",
+                        ArrayBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+                            .items(RefOr::from(of(Type::String))),
+                    )
+                    .property("user", of(Type::Object).description(Some("With ?include=user")))
+                    .required("id")
+                    .required("ttl")
+                    .required("created")
+                    .required("userId"),
+            ),
         RemoteMethod::custom("logout", Method::POST, "/logout", AccessType::Execute, CustomHandler::new(false, logout))
             .route(Method::GET, "/logout")
             .describe("Log out: the access token of the request is deleted."),
@@ -68,9 +101,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
             CustomHandler::new(true, change_password),
         )
         .describe("Change the caller's password, given the current one.")
-        .body_schema(json!({"type": "object", "required": ["oldPassword", "newPassword"], "properties": {
-            "oldPassword": {"type": "string"}, "newPassword": {"type": "string"}
-        }})),
+        .body_schema(strings(&["oldPassword", "newPassword"], &["oldPassword", "newPassword"])),
         RemoteMethod::custom(
             "resetPassword",
             Method::POST,
@@ -79,7 +110,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
             CustomHandler::new(true, move |call| reset(call, reset_ttl, notifier.clone())),
         )
         .describe("Request a password reset token for an email address.")
-        .body_schema(json!({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}})),
+        .body_schema(strings(&["email"], &["email"])),
         RemoteMethod::custom(
             "setPassword",
             Method::POST,
@@ -89,7 +120,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
         )
         .scopes(&["DEFAULT", "reset-password"])
         .describe("Set the caller's password with a reset token.")
-        .body_schema(json!({"type": "object", "required": ["newPassword"], "properties": {"newPassword": {"type": "string"}}})),
+        .body_schema(strings(&["newPassword"], &["newPassword"])),
     ]
 }
 

@@ -178,11 +178,6 @@ impl RestApi {
             return doc;
         }
         let doc = crate::openapi::document(&self.state, root);
-        // The document is made to fit utoipa's model (the tests check the round trip).
-        let doc: utoipa::openapi::OpenApi = serde_json::from_value(doc).unwrap_or_else(|e| {
-            tracing::error!(target: "persisted_model::openapi", error = %e, "the generated document does not fit utoipa's model");
-            utoipa::openapi::OpenApi::default()
-        });
         if let Ok(mut c) = cache.lock() {
             c.push((root.to_owned(), doc.clone()));
         }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use actix_web::HttpResponse;
 use actix_web::http::Method;
 pub use persisted_model_acl::AccessType;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use super::call::Call;
 use crate::error::Error;
@@ -141,13 +143,13 @@ pub struct RemoteMethod {
     pub description: String,
     /// The token scopes that may call the method; `None` is LoopBack's `["DEFAULT"]`.
     pub scopes: Option<Vec<String>>,
-    /// JSON Schema of the request body, for the API documentation (custom methods).
-    pub body_schema: Option<serde_json::Value>,
-    /// JSON Schema of the 200 response, for the API documentation (custom methods); `None`
-    /// with a custom method means it answers 204.
-    pub response_schema: Option<serde_json::Value>,
+    /// Schema of the request body, for the API documentation (custom methods).
+    pub body_schema: Option<RefOr<Schema>>,
+    /// Schema of the 200 response, for the API documentation (custom methods); `None` with a
+    /// custom method means it answers 204.
+    pub response_schema: Option<RefOr<Schema>>,
     /// Named schemas the body and response schemas refer to (`#/components/schemas/...`).
-    pub components: Vec<(String, serde_json::Value)>,
+    pub components: Vec<(String, RefOr<Schema>)>,
 }
 
 impl RemoteMethod {
@@ -217,32 +219,25 @@ impl RemoteMethod {
             }
         });
         let mut components = Vec::new();
-        let mut named = Vec::new();
-        A::schemas(&mut named);
-        R::schemas(&mut named);
-        for (schema_name, schema) in named {
-            if let Ok(value) = serde_json::to_value(schema) {
-                components.push((schema_name, value));
-            }
-        }
-        let schema = |s: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| serde_json::to_value(s).ok();
+        A::schemas(&mut components);
+        R::schemas(&mut components);
         Self {
-            body_schema: schema(<A as utoipa::PartialSchema>::schema()),
-            response_schema: schema(<R as utoipa::PartialSchema>::schema()),
+            body_schema: Some(<A as utoipa::PartialSchema>::schema()),
+            response_schema: Some(<R as utoipa::PartialSchema>::schema()),
             components,
             ..Self::custom(name, verb, path, access, handler)
         }
     }
 
     /// Documents the request body.
-    pub fn body_schema(mut self, schema: serde_json::Value) -> Self {
-        self.body_schema = Some(schema);
+    pub fn body_schema(mut self, schema: impl Into<RefOr<Schema>>) -> Self {
+        self.body_schema = Some(schema.into());
         self
     }
 
     /// Documents the 200 response (without it a custom method is documented as 204).
-    pub fn response_schema(mut self, schema: serde_json::Value) -> Self {
-        self.response_schema = Some(schema);
+    pub fn response_schema(mut self, schema: impl Into<RefOr<Schema>>) -> Self {
+        self.response_schema = Some(schema.into());
         self
     }
 
