@@ -65,6 +65,7 @@ pub struct AccessTokens {
     user_model: Option<fn() -> ModelHandle>,
     token_model: Option<fn() -> ModelHandle>,
     no_token_cache: bool,
+    loopback3_layout: bool,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -102,6 +103,24 @@ impl AccessTokens {
     pub fn store_raw_tokens(mut self, yes: bool) -> Self {
         self.store_raw_tokens = yes;
         self
+    }
+
+    /// The settings for serving a LoopBack 3 application's database as it is: LoopBack's
+    /// table and column names ([`Layout::LoopBack3`](persisted_model::Layout::LoopBack3), applied
+    /// to every model of the API, no table created) and raw token ids, so every user stays
+    /// logged in. See `docs/migrating-from-loopback.md`.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("postgres://postgres@127.0.0.1/lb3app").await?;
+    /// use persisted_model::RestApi;
+    /// use persisted_model_access_token::AccessTokens;
+    /// let api = AccessTokens::loopback3().register(RestApi::builder(db)).build().await?;
+    /// # let _ = api; Ok(()) }
+    /// ```
+    pub fn loopback3() -> Self {
+        Self { store_raw_tokens: true, loopback3_layout: true, ..Self::default() }
     }
 
     /// Lifetime of password reset tokens (default 900 s).
@@ -204,6 +223,8 @@ impl AccessTokens {
             table(d);
             d.settings.public = false;
         };
+        let builder = builder.check(model_shapes);
+        let builder = if self.loopback3_layout { builder.layout(persisted_model::Layout::LoopBack3) } else { builder };
         let builder = if self.acl_table {
             builder.handle(ModelHandle::of::<acl::Model>().map_definition(hidden)).acl_source(AclTable)
         } else {
@@ -217,6 +238,44 @@ impl AccessTokens {
             .authenticator(token_authenticator)
             .role_source(RoleMappingRoles)
     }
+}
+
+/// What the user and token models must have for login and token checks to work; an
+/// application's own models are checked too.
+fn model_shapes(models: &persisted_model::ModelRegistry) -> Vec<String> {
+    use persisted_model::PropertyType as T;
+    type Fits = fn(T) -> bool;
+    let text: Fits = |t| t == T::String;
+    let number: Fits = |t| matches!(t, T::Integer(_) | T::Number(_));
+    let date: Fits = |t| t == T::Date;
+    let any: Fits = |_| true;
+    // Scopes are a list: a text property would be read as one string and never narrow.
+    let json: Fits = |t| t == T::Json;
+    let shapes: [(&str, &[(&str, Fits, &str)]); 2] = [
+        (
+            TOKEN_MODEL,
+            &[
+                ("id", text, "a string"),
+                ("ttl", number, "a number"),
+                ("scopes", json, "JSON (`Option<Json>`; a text column is read as JSON)"),
+                ("created", date, "a date"),
+                ("userId", any, "the user's id"),
+            ],
+        ),
+        (USER_MODEL, &[("email", text, "a string"), ("password", text, "a string")]),
+    ];
+    let mut out = Vec::new();
+    for (model, properties) in shapes {
+        let Some(def) = models.get(model).map(|m| m.definition()) else { continue };
+        for (name, fits, what) in properties {
+            match def.property(name) {
+                Some(p) if fits(p.ty) => {}
+                Some(_) => out.push(format!("{model}.{name} must be {what}")),
+                None => out.push(format!("{model} needs the property {name}, {what}")),
+            }
+        }
+    }
+    out
 }
 
 /// Deletes a user's tokens, except `keep` (the fingerprint of the request's own token).

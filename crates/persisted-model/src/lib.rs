@@ -70,9 +70,9 @@ pub use database::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, connect, conne
 pub use error::{ClientError, Error, Result};
 #[doc(inline)]
 pub use model::{
-    ActiveModelOf, CallContext, Change, DefaultValue, EntityModel, FloatWidth, Instance, IntegerWidth, ModelDefinition,
-    ModelHandle, ModelHooks, ModelRegistry, ModelSettings, NoHooks, PersistedModel, Property, PropertyType, Relation,
-    RelationKind, SaveEvent, TypedHooks, pluralize,
+    ActiveModelOf, CallContext, Change, DefaultValue, EntityModel, FloatWidth, Instance, IntegerWidth, Layout,
+    ModelDefinition, ModelHandle, ModelHooks, ModelRegistry, ModelSettings, NoHooks, PersistedModel, Property,
+    PropertyType, Relation, RelationKind, SaveEvent, TypedHooks, pluralize,
 };
 #[doc(inline)]
 pub use repository::Repository;

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use sea_orm::{DbBackend, DbErr, QueryResult, Value as DbValue};
 use serde_json::{Number, Value};
 
-use crate::model::{FloatWidth, IntegerWidth, PropertyType};
+use crate::model::{FloatWidth, IntegerWidth, Property, PropertyType};
 use crate::validation::Rule;
 
 /// Largest integer a JavaScript client can hold exactly (2^53 - 1).
@@ -147,6 +147,24 @@ pub(crate) fn from_db(value: &DbValue) -> Value {
         DbValue::Bytes(Some(b)) => Value::String(String::from_utf8_lossy(b).into_owned()),
         other => sea_orm::sea_query::sea_value_to_json_value(other),
     }
+}
+
+/// The database value of a property's coerced JSON value, in the property's column.
+pub fn property_to_db(property: &Property, value: &Value, backend: DbBackend) -> DbValue {
+    if property.ty == PropertyType::Json && property.json_as_text {
+        return DbValue::String((!value.is_null()).then(|| value.to_string()));
+    }
+    to_db(property.ty, value, backend)
+}
+
+/// Reads column `index` of a row as the JSON value of `property`.
+pub fn property_from_row(row: &QueryResult, index: usize, property: &Property) -> Result<Value, DbErr> {
+    if property.ty == PropertyType::Json && property.json_as_text {
+        // Text another program wrote need not be JSON: it is then answered as the string.
+        let text = row.try_get_by_index::<Option<String>>(index)?;
+        return Ok(text.map_or(Value::Null, |t| serde_json::from_str(&t).unwrap_or(Value::String(t))));
+    }
+    from_row(row, index, property.ty)
 }
 
 /// The database value for an already coerced JSON value.

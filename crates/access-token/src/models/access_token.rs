@@ -148,6 +148,9 @@ impl ModelHooks for TokenHooks {
                         _ => {}
                     }
                 }
+                // Expiry counts from `created`: the token's own save path stamps it, whatever
+                // the model declares as its default.
+                event.set("created", persisted_model::format_date(&chrono::Utc::now()))?;
                 let raw = token::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
                 let id = if self.raw_ids { raw.clone() } else { token::fingerprint(&raw) };
                 event.data.insert("id".into(), Value::String(id));

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::ast::{Filter, Op, Where};
 use super::error::FilterError;
 use crate::model::{ModelDefinition, Property, PropertyType};
-use crate::value::to_db;
+use crate::value::property_to_db;
 
 /// The column of a property, qualified by the model's table.
 pub fn column(model: &ModelDefinition, property: &Property) -> Expr {
@@ -41,7 +41,7 @@ pub fn condition(where_: &Where, model: &ModelDefinition, backend: DbBackend) ->
 
 fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend) -> Expr {
     let col = column(model, prop);
-    let val = |v: &Value| Expr::val(to_db(prop.ty, v, backend));
+    let val = |v: &Value| Expr::val(property_to_db(prop, v, backend));
     match op {
         Op::Eq(Value::Null) => col.is_null(),
         Op::Eq(v) => col.eq(val(v)),

@@ -100,6 +100,9 @@ pub struct Property {
     pub max_length: Option<usize>,
     /// The column has a unique index; a duplicate is a 422 `uniqueness`.
     pub unique: bool,
+    /// A JSON property kept in a text column, serialized (LoopBack 3's connectors store
+    /// objects and arrays that way; `build()` sets it for an existing text column).
+    pub json_as_text: bool,
 }
 
 impl Property {
@@ -117,12 +120,19 @@ impl Property {
             description: None,
             max_length: None,
             unique: false,
+            json_as_text: false,
         }
     }
 
     /// Sets the longest accepted string, in characters.
     pub fn max_length(mut self, chars: Option<usize>) -> Self {
         self.max_length = chars;
+        self
+    }
+
+    /// Keeps a JSON property serialized in a text column.
+    pub fn json_as_text(mut self, yes: bool) -> Self {
+        self.json_as_text = yes;
         self
     }
 
@@ -329,6 +339,9 @@ pub struct ModelSettings {
     pub user_model: bool,
     /// Whether the model has REST routes (LoopBack's `public`; Role and RoleMapping have none).
     pub public: bool,
+    /// The table and column names are final: a [`Layout`](crate::Layout) leaves them as they
+    /// are (a LoopBack model file that names its table or columns).
+    pub fixed_storage_names: bool,
     /// Other settings by LoopBack name (`ttl`, `maxTTL`, ...), for hooks to read.
     pub extra: serde_json::Map<String, Value>,
 }
@@ -342,6 +355,7 @@ impl Default for ModelSettings {
             default_permission: None,
             user_model: false,
             public: true,
+            fixed_storage_names: false,
             extra: serde_json::Map::new(),
         }
     }

@@ -3,6 +3,7 @@
 mod check;
 mod definition;
 mod hooks;
+mod layout;
 mod registry;
 mod typed_hooks;
 
@@ -13,6 +14,7 @@ pub use definition::{
 };
 pub(crate) use hooks::DynHooks;
 pub use hooks::{CallContext, Instance, ModelHooks, NoHooks, SaveEvent};
+pub use layout::Layout;
 pub use registry::{ModelHandle, ModelRegistry};
 pub use typed_hooks::{ActiveModelOf, Change, EntityModel, TypedHooks};
 

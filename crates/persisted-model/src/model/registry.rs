@@ -234,6 +234,11 @@ impl ModelRegistry {
         self.models.push(model);
     }
 
+    /// Replaces every model with `f` of it, in place (the order is kept).
+    pub(crate) fn map(&mut self, mut f: impl FnMut(ModelHandle) -> ModelHandle) {
+        self.models = std::mem::take(&mut self.models).into_iter().map(&mut f).collect();
+    }
+
     /// The model with this name.
     pub fn get(&self, name: &str) -> Option<&ModelHandle> {
         self.models.iter().find(|m| m.definition().name == name)

@@ -124,7 +124,13 @@ pub struct RestApiBuilder {
     acl_sources: Vec<SharedAclSource>,
     deny_with_401: bool,
     openapi_info: crate::openapi::OpenApiInfo,
+    layout: crate::Layout,
+    checks: Vec<RegistryCheck>,
 }
+
+/// A check of the whole registry that a crate adds to `build()` (access-token checks the
+/// shape of the user and token models).
+type RegistryCheck = Box<dyn Fn(&ModelRegistry) -> Vec<String>>;
 
 impl std::fmt::Debug for RestApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,6 +160,8 @@ impl RestApi {
             acl_sources: Vec::new(),
             deny_with_401: false,
             openapi_info: Default::default(),
+            layout: crate::Layout::AsDeclared,
+            checks: Vec::new(),
         }
     }
 
@@ -606,19 +614,66 @@ impl RestApiBuilder {
         self
     }
 
+    /// Where the models' tables are: the names the models declare (the default), or the
+    /// names of a LoopBack 3 database ([`Layout::LoopBack3`](crate::Layout::LoopBack3), which
+    /// creates no table).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("postgres://postgres@127.0.0.1/lb3app").await?;
+    /// use persisted_model::{Layout, ModelHandle, RestApi};
+    /// // `Product` in LoopBack's table `product`, its `inStock` in the column `instock`.
+    /// let product = ModelHandle::from_definition(persisted_model::testing::product_definition());
+    /// let api = RestApi::builder(db).layout(Layout::LoopBack3).handle(product).build().await?;
+    /// # let _ = api; Ok(()) }
+    /// ```
+    pub fn layout(mut self, layout: crate::Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Adds a check of the whole registry to `build()`: each line it returns is a problem
+    /// reported with the others in [`Error::Configuration`](crate::Error::Configuration).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db)
+    ///     .check(|models| match models.get("Product") {
+    ///         Some(_) => Vec::new(),
+    ///         None => vec!["the shop needs a Product model".to_owned()],
+    ///     })
+    ///     .build()
+    ///     .await;
+    /// assert!(api.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn check(mut self, check: impl Fn(&ModelRegistry) -> Vec<String> + 'static) -> Self {
+        self.checks.push(Box::new(check));
+        self
+    }
+
     /// Checks the models as a whole (relation targets, keys and through models, ACL entries'
-    /// models and methods, REST paths), creates the missing tables and returns the API.
+    /// models and methods, REST paths, the added checks), creates the missing tables, checks
+    /// the database's tables against the models and returns the API.
     ///
     /// A configuration that does not fit together is refused with
     /// [`Error::Configuration`](crate::Error::Configuration) listing every problem, so nothing
-    /// in the request path meets an unknown name.
-    pub async fn build(self) -> crate::Result<RestApi> {
-        let problems = crate::model::registry_problems(&self.registry, &self.acls);
+    /// in the request path meets an unknown name or a missing column.
+    pub async fn build(mut self) -> crate::Result<RestApi> {
+        let mut problems = crate::model::registry_problems(&self.registry, &self.acls);
+        for check in &self.checks {
+            problems.extend(check(&self.registry));
+        }
         if !problems.is_empty() {
             return Err(crate::Error::Configuration(problems));
         }
-        if self.create_tables {
-            let backend = self.db.get_database_backend();
+        let backend = self.db.get_database_backend();
+        let layout = self.layout;
+        self.registry.map(|m| m.map_definition(|d| layout.apply(d, backend)));
+        if self.create_tables && layout.creates_tables() {
             for model in self.registry.iter() {
                 if let Some(stmt) = model.create_table_statement(backend) {
                     self.db.execute(&stmt).await?;
@@ -628,6 +683,7 @@ impl RestApiBuilder {
                 }
             }
         }
+        self.fit_tables().await?;
         let mut policy = Policy::new(Vec::new());
         for model in self.registry.iter() {
             let def = model.definition();
@@ -657,6 +713,23 @@ impl RestApiBuilder {
                 openapi_cache: Default::default(),
             }),
         })
+    }
+}
+
+impl RestApiBuilder {
+    /// Checks every model against its table and adapts the models to the columns found
+    /// (`store::schema`); every problem is reported at once.
+    async fn fit_tables(&mut self) -> crate::Result<()> {
+        let names: Vec<String> = self.registry.iter().map(|m| m.definition().table.clone()).collect();
+        let tables =
+            crate::store::schema::Tables::read(&self.db, &names.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        let mut problems = Vec::new();
+        self.registry.map(|m| {
+            let mut def = m.definition().clone();
+            tables.fit(&mut def, &mut problems);
+            m.map_definition(|d| *d = def)
+        });
+        if problems.is_empty() { Ok(()) } else { Err(crate::Error::Configuration(problems)) }
     }
 }
 

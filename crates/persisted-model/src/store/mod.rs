@@ -3,6 +3,7 @@
 
 mod include;
 mod input;
+pub(crate) mod schema;
 mod sql;
 mod unique;
 

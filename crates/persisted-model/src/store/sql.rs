@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::filter::{self, Filter, FilterError, Where};
 use crate::model::{Instance, ModelDefinition};
-use crate::value::{from_row, to_db};
+use crate::value::{from_row, property_from_row, property_to_db};
 
 fn table(model: &ModelDefinition) -> Alias {
     Alias::new(model.table.as_str())
@@ -46,7 +46,7 @@ pub async fn find<C: ConnectionTrait>(
         .map(|row| {
             let mut out = Instance::with_capacity(model.properties.len());
             for (i, p) in model.properties.iter().enumerate() {
-                out.insert(p.name.clone(), from_row(row, i, p.ty)?);
+                out.insert(p.name.clone(), property_from_row(row, i, p)?);
             }
             Ok(out)
         })
@@ -120,7 +120,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &
                 continue;
             }
             columns.push(Alias::new(p.column.as_str()));
-            values.push(Expr::val(to_db(p.ty, v, backend)));
+            values.push(Expr::val(property_to_db(p, v, backend)));
         }
     }
     if columns.is_empty() {
@@ -160,7 +160,7 @@ pub async fn update<C: ConnectionTrait>(
     let mut any = false;
     for p in &model.properties {
         if let Some(v) = data.get(&p.name) {
-            update.value(Alias::new(p.column.as_str()), Expr::val(to_db(p.ty, v, backend)));
+            update.value(Alias::new(p.column.as_str()), Expr::val(property_to_db(p, v, backend)));
             any = true;
         }
     }
