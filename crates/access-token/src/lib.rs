@@ -245,13 +245,15 @@ impl AccessTokens {
 fn model_shapes(models: &persisted_model::ModelRegistry) -> Vec<String> {
     use persisted_model::PropertyType as T;
     type Fits = fn(T) -> bool;
+    /// A property's name, the types it may have, and what the error calls them.
+    type Shape = (&'static str, Fits, &'static str);
     let text: Fits = |t| t == T::String;
     let number: Fits = |t| matches!(t, T::Integer(_) | T::Number(_));
     let date: Fits = |t| t == T::Date;
     let any: Fits = |_| true;
     // Scopes are a list: a text property would be read as one string and never narrow.
     let json: Fits = |t| t == T::Json;
-    let shapes: [(&str, &[(&str, Fits, &str)]); 2] = [
+    let shapes: [(&str, &[Shape]); 2] = [
         (
             TOKEN_MODEL,
             &[
