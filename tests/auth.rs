@@ -382,6 +382,25 @@ async fn applications_can_bring_their_own_user_and_token_models() {
         assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
         let me = t.call_as(&token, Method::GET, &format!("/api/Users/{id}"), None).await;
         assert_eq!(me.body["nickname"], "Nick", "[{}] {:?}", t.backend, me.body);
+        // The model declares no default for `created`: the token hooks stamp it.
+        let minted = t.call_as(&token, Method::POST, "/api/AccessTokens", Some(json!({"scopes": ["DEFAULT"]}))).await;
+        assert_eq!(minted.status, StatusCode::OK, "[{}] {:?}", t.backend, minted.body);
+        assert!(minted.body["created"].is_string(), "[{}] {:?}", t.backend, minted.body);
+        // Scopes sit in a text column as JSON text, and read back as a list.
+        assert_eq!(minted.body["scopes"], json!(["DEFAULT"]));
+        let stmt = format!(
+            "SELECT scopes FROM session WHERE token_hash = '{}'",
+            persisted_model_access_token::fingerprint(minted.body["id"].as_str().unwrap())
+        );
+        let backend_kind = sea_orm::ConnectionTrait::get_database_backend(&state.db);
+        let row =
+            sea_orm::ConnectionTrait::query_one_raw(&state.db, sea_orm::Statement::from_string(backend_kind, stmt))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(row.try_get_by_index::<String>(0).unwrap(), r#"["DEFAULT"]"#, "[{}]", t.backend);
+        let scoped = minted.body["id"].as_str().unwrap();
+        assert_eq!(t.call_as(scoped, Method::GET, &format!("/api/Users/{id}"), None).await.status, StatusCode::OK);
         // LoopBack's User ACLs apply to it.
         assert_eq!(t.call_as(&token, Method::GET, "/api/Users", None).await.status, StatusCode::FORBIDDEN);
         // Deleting the user takes the tokens with it.

@@ -13,6 +13,7 @@ mod filter_model;
 mod filters;
 mod fuzz;
 mod hooks;
+mod loopback3;
 mod openapi;
 mod relations;
 mod repository;

@@ -310,9 +310,12 @@ pub mod session {
         #[sea_orm(column_name = "lifetime")]
         #[persisted_model(default = 1209600)]
         pub ttl: Option<i64>,
+        /// JSON in a text column, as LoopBack keeps it.
+        #[sea_orm(column_type = "Text")]
         pub scopes: Option<Json>,
+        /// No default: the token hooks stamp it.
         #[sea_orm(column_name = "issued_at")]
-        #[persisted_model(default_fn = "now", server_managed)]
+        #[persisted_model(server_managed)]
         pub created: Option<DateTimeUtc>,
         #[sea_orm(column_name = "member_id")]
         pub user_id: Option<i32>,

@@ -293,3 +293,30 @@ pub(crate) async fn revoke_tokens(
     }
     tokens.delete_where(Where::all(clauses)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use persisted_model::{ModelHandle, ModelRegistry, PropertyType};
+
+    use super::*;
+
+    #[test]
+    fn token_models_whose_scopes_are_not_json_are_refused() {
+        let mut models = ModelRegistry::default();
+        models.insert(ModelHandle::of::<access_token::Model>());
+        models.insert(ModelHandle::of::<user::Model>());
+        assert!(model_shapes(&models).is_empty());
+        let text_scopes = ModelHandle::of::<access_token::Model>().map_definition(|d| {
+            d.properties.iter_mut().filter(|p| p.name == "scopes").for_each(|p| p.ty = PropertyType::String);
+            d.properties.retain(|p| p.name != "created");
+        });
+        models.insert(text_scopes);
+        assert_eq!(
+            model_shapes(&models),
+            vec![
+                "AccessToken.scopes must be JSON (`Option<Json>`; a text column is read as JSON)",
+                "AccessToken needs the property created, a date",
+            ]
+        );
+    }
+}

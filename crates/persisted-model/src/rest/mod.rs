@@ -614,6 +614,11 @@ impl RestApiBuilder {
         self
     }
 
+    /// The kind of database the API is built over (for code that names tables per back end).
+    pub fn backend(&self) -> sea_orm::DbBackend {
+        self.db.get_database_backend()
+    }
+
     /// Where the models' tables are: the names the models declare (the default), or the
     /// names of a LoopBack 3 database ([`Layout::LoopBack3`](crate::Layout::LoopBack3), which
     /// creates no table).
