@@ -291,3 +291,31 @@ async fn strict_delete_answers_404() {
     })
     .await;
 }
+
+/// `omit_null_properties`: properties never set are left out, as LoopBack's memory connector
+/// does; by default they are `null`, as its SQL connectors send them.
+#[actix_web::test]
+async fn null_properties_can_be_left_out() {
+    use crate::support::models::product;
+    use actix_web::{App, test};
+    for omit in [false, true] {
+        let db = persisted_model::connect("sqlite::memory:").await.unwrap();
+        // Products alone: their relation to categories is left out.
+        let products = persisted_model::ModelHandle::of::<product::Model>().map_definition(|d| d.relations.clear());
+        let api = persisted_model::RestApi::builder(db)
+            .handle(products)
+            .omit_null_properties(omit)
+            .build()
+            .await
+            .unwrap();
+        let app = test::init_service(App::new().service(api.scope("/api"))).await;
+        let req = test::TestRequest::post().uri("/api/Products").set_json(json!({"name": "Glue"})).to_request();
+        let made: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+        let req = test::TestRequest::get().uri(&format!("/api/Products/{}", made["id"])).to_request();
+        let read: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+        for body in [&made, &read] {
+            assert_eq!(body.get("price").cloned(), (!omit).then_some(serde_json::Value::Null), "omit {omit}: {body}");
+            assert_eq!(body["name"], "Glue");
+        }
+    }
+}

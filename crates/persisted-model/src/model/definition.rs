@@ -339,6 +339,10 @@ pub struct ModelSettings {
     pub user_model: bool,
     /// Whether the model has REST routes (LoopBack's `public`; Role and RoleMapping have none).
     pub public: bool,
+    /// Responses leave out properties whose value is null, as LoopBack 3 does for properties
+    /// that were never set on connectors without columns (memory, MongoDB); its SQL
+    /// connectors send `null`, which is the default here.
+    pub omit_nulls: bool,
     /// The table and column names are final: a [`Layout`](crate::Layout) leaves them as they
     /// are (a LoopBack model file that names its table or columns).
     pub fixed_storage_names: bool,
@@ -356,6 +360,7 @@ impl Default for ModelSettings {
             user_model: false,
             public: true,
             fixed_storage_names: false,
+            omit_nulls: false,
             extra: serde_json::Map::new(),
         }
     }

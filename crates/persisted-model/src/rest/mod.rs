@@ -126,6 +126,7 @@ pub struct RestApiBuilder {
     openapi_info: crate::openapi::OpenApiInfo,
     layout: crate::Layout,
     checks: Vec<RegistryCheck>,
+    omit_nulls: bool,
 }
 
 /// A check of the whole registry that a crate adds to `build()` (access-token checks the
@@ -162,6 +163,7 @@ impl RestApi {
             openapi_info: Default::default(),
             layout: crate::Layout::AsDeclared,
             checks: Vec::new(),
+            omit_nulls: false,
         }
     }
 
@@ -638,6 +640,22 @@ impl RestApiBuilder {
         self
     }
 
+    /// Leaves properties whose value is null out of every model's responses (LoopBack 3's
+    /// memory and MongoDB connectors never send a property that was not set; its SQL
+    /// connectors send `null`, the default). One model: `ModelSettings::omit_nulls`.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).omit_null_properties(true).build().await?;
+    /// # let _ = api; Ok(()) }
+    /// ```
+    pub fn omit_null_properties(mut self, yes: bool) -> Self {
+        self.omit_nulls = yes;
+        self
+    }
+
     /// Adds a check of the whole registry to `build()`: each line it returns is a problem
     /// reported with the others in [`Error::Configuration`](crate::Error::Configuration).
     ///
@@ -676,8 +694,13 @@ impl RestApiBuilder {
             return Err(crate::Error::Configuration(problems));
         }
         let backend = self.db.get_database_backend();
-        let layout = self.layout;
-        self.registry.map(|m| m.map_definition(|d| layout.apply(d, backend)));
+        let (layout, omit_nulls) = (self.layout, self.omit_nulls);
+        self.registry.map(|m| {
+            m.map_definition(|d| {
+                layout.apply(d, backend);
+                d.settings.omit_nulls |= omit_nulls;
+            })
+        });
         if self.create_tables && layout.creates_tables() {
             for model in self.registry.iter() {
                 if let Some(stmt) = model.create_table_statement(backend) {

@@ -488,6 +488,9 @@ impl<'a> Store<'a> {
             // Included relations, and what a `loaded` hook added unless `fields` narrowed.
             None => filter.fields.is_none() || filter.include.iter().any(|i| i.relation == *key),
         });
+        if def.settings.omit_nulls {
+            row.retain(|_, value| !value.is_null());
+        }
         Ok(row)
     }
 }
