@@ -302,12 +302,8 @@ async fn null_properties_can_be_left_out() {
         let db = persisted_model::connect("sqlite::memory:").await.unwrap();
         // Products alone: their relation to categories is left out.
         let products = persisted_model::ModelHandle::of::<product::Model>().map_definition(|d| d.relations.clear());
-        let api = persisted_model::RestApi::builder(db)
-            .handle(products)
-            .omit_null_properties(omit)
-            .build()
-            .await
-            .unwrap();
+        let api =
+            persisted_model::RestApi::builder(db).handle(products).omit_null_properties(omit).build().await.unwrap();
         let app = test::init_service(App::new().service(api.scope("/api"))).await;
         let req = test::TestRequest::post().uri("/api/Products").set_json(json!({"name": "Glue"})).to_request();
         let made: serde_json::Value = test::call_and_read_body_json(&app, req).await;

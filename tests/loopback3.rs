@@ -229,3 +229,56 @@ fn the_reference_apps_model_files_load_with_warnings_for_what_is_left_out() {
     assert!(err.contains("Order.at: type \"geopoint\" is not supported"), "{err}");
     assert!(err.contains("Gone: model-config.json names it, but no model file defines it"), "{err}");
 }
+
+/// Without table creation, `build()` checks the database: every missing table, missing column
+/// and column of the wrong type is listed at once.
+#[actix_web::test]
+async fn build_lists_what_the_database_lacks() {
+    for backend in crate::support::backends() {
+        let db = persisted_model::connect(&backend.url).await.unwrap();
+        let suffix = std::process::id();
+        let (product, category) = (format!("lb3chk_product_{suffix}"), format!("lb3chk_category_{suffix}"));
+        // A product table without `releasedAt`, with a text `price`; no category table.
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {product}")).await.unwrap();
+        db.execute_unprepared(&format!(
+            "CREATE TABLE {product} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price TEXT, instock BOOLEAN, categoryid INTEGER)"
+        ))
+        .await
+        .unwrap();
+        let rename = |table: String| {
+            move |d: &mut persisted_model::ModelDefinition| {
+                d.table = table.clone();
+                d.settings.fixed_storage_names = true;
+                for p in &mut d.properties {
+                    p.column = p.name.to_lowercase();
+                }
+            }
+        };
+        let result = RestApi::builder(db.clone())
+            .create_tables(false)
+            .handle(
+                persisted_model::ModelHandle::from_definition(persisted_model::testing::product_definition())
+                    .map_definition(rename(product.clone())),
+            )
+            .handle(
+                persisted_model::ModelHandle::from_definition(persisted_model::testing::category_definition())
+                    .map_definition(rename(category.clone())),
+            )
+            .build()
+            .await;
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {product}")).await.unwrap();
+        let Err(persisted_model::Error::Configuration(problems)) = result else {
+            panic!("[{}] build accepted a database without the tables", backend.name)
+        };
+        let mut expected = vec![
+            format!("Product.releasedAt: the table \"{product}\" has no column \"releasedat\""),
+            format!("Product.secret: the table \"{product}\" has no column \"secret\""),
+            format!("Category: the table \"{category}\" does not exist"),
+        ];
+        // SQLite keeps any value in any column: only the others check the types.
+        if backend.name != "sqlite" {
+            expected.insert(0, "Product.price: the column \"price\" is text, which cannot hold a number".to_owned());
+        }
+        assert_eq!(problems, expected, "[{}]", backend.name);
+    }
+}
