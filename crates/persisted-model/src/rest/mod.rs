@@ -617,6 +617,15 @@ impl RestApiBuilder {
     }
 
     /// The kind of database the API is built over (for code that names tables per back end).
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let builder = persisted_model::RestApi::builder(db);
+    /// assert_eq!(builder.backend(), sea_orm::DbBackend::Sqlite);
+    /// # Ok(()) }
+    /// ```
     pub fn backend(&self) -> sea_orm::DbBackend {
         self.db.get_database_backend()
     }
