@@ -96,6 +96,9 @@ where
 
 const PRODUCT_COLUMNS: &str = "id, name, price, in_stock, released_at, category_id";
 
+/// An access token's `ttl`, `created` and `user_id`.
+type TokenRow = (Option<i64>, Option<DateTime<Utc>>, Option<i32>);
+
 /// The caller's user id, from the access token of the request.
 async fn authenticate(db: &Db, req: &HttpRequest) -> Result<i32, Failure> {
     let unauthorized = || Failure(StatusCode::UNAUTHORIZED, "AUTHORIZATION_REQUIRED", "Authorization Required".into());
@@ -108,7 +111,7 @@ async fn authenticate(db: &Db, req: &HttpRequest) -> Result<i32, Failure> {
         .ok_or_else(unauthorized)?;
     let fingerprint = hex::encode(Sha256::digest(token.as_bytes()));
     let sql = "SELECT ttl, created, user_id FROM access_token WHERE id = $1";
-    let row: Option<(Option<i64>, Option<DateTime<Utc>>, Option<i32>)> =
+    let row: Option<TokenRow> =
         on!(db, |p| sqlx::query_as(sql).bind(&fingerprint).fetch_optional(p).await)?;
     let (ttl, created, user) = row.ok_or_else(unauthorized)?;
     let expires = created.zip(ttl).map(|(c, t)| c + chrono::TimeDelta::seconds(t));
