@@ -126,6 +126,19 @@ def seed(backend, url):
                    stdout=subprocess.DEVNULL)
 
 
+def trim(backend, url):
+    """Removes the products S4 created, so every run reads the same table."""
+    sql = "DELETE FROM product WHERE id > 10000"
+    if backend == "sqlite":
+        db = sqlite3.connect(url.split("sqlite://", 1)[1].split("?", 1)[0])
+        db.execute(sql)
+        db.commit()
+        db.close()
+    else:
+        subprocess.run(["psql", "-q", url, "-c", sql + "; VACUUM ANALYZE product;"], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
 def cpus():
     return len(os.sched_getaffinity(0))
 
@@ -197,7 +210,10 @@ def lua(scenario, toks):
 
 
 def to_ms(text):
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    found = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not found:
+        return float("nan")
+    value, unit = found.groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
@@ -205,11 +221,13 @@ def wrk(port, script, duration, connections):
     cmd = pin(0) + ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script,
                     f"http://127.0.0.1:{port}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    with open(os.path.join(TARGET, "wrk.log"), "a") as log:
+        log.write(out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": to_ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": to_ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": to_ms((re.search(r"50%\s+(\S+)", out) or [None, "?"])[1]),
+        "p99": to_ms((re.search(r"99%\s+(\S+)", out) or [None, "?"])[1]),
         "requests": total,
         "non200": int(re.search(r"non200 (\d+)", out).group(1)) + int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1]),
     }
@@ -283,6 +301,7 @@ def run_backend(backend, url, args):
                     print(f"round {rnd + 1} {name:9} {scenario}: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f} ms  "
                           f"p99 {r['p99']:.2f} ms  cpu {r['cpu_us']:.0f} us/req  non-200 {r['non200']}", flush=True)
                 stop(proc)
+                trim(backend, url)
     finally:
         unpin_postgres(pg_pids)
     return results

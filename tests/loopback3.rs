@@ -282,3 +282,70 @@ async fn build_lists_what_the_database_lacks() {
         assert_eq!(problems, expected, "[{}]", backend.name);
     }
 }
+
+/// A model file based on `User` (LoopBack's usual `Customer`) is the user model: it has the
+/// built-in User's properties and ACLs plus its own, its users log in, and `$owner` is theirs.
+#[actix_web::test]
+async fn a_model_based_on_user_is_the_user_model() {
+    let dir = std::env::temp_dir().join(format!("lb3-customer-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("server")).unwrap();
+    std::fs::create_dir_all(dir.join("common/models")).unwrap();
+    std::fs::write(
+        dir.join("server/model-config.json"),
+        r#"{"User": {"dataSource": "db", "public": false}, "AccessToken": {"dataSource": "db", "public": false},
+            "Role": {"dataSource": "db", "public": false}, "RoleMapping": {"dataSource": "db", "public": false},
+            "Customer": {"dataSource": "db", "public": true}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("common/models/customer.json"),
+        r#"{"name": "Customer", "base": "User", "properties": {"vip": {"type": "boolean", "default": false}},
+            "acls": [{"principalType": "ROLE", "principalId": "$authenticated", "permission": "ALLOW", "property": "find"}]}"#,
+    )
+    .unwrap();
+    let app = LoopBackApp::load(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(app.warnings(), ["User: the built-in User is not served; Customer is the user model"]);
+
+    // LoopBack made these tables (SQLite keeps the names as they are).
+    let db = persisted_model::connect("sqlite::memory:").await.unwrap();
+    for table in [
+        r#"CREATE TABLE "Customer" (id INTEGER PRIMARY KEY, realm TEXT, username TEXT, password TEXT NOT NULL,
+            email TEXT NOT NULL, "emailVerified" BOOLEAN, "verificationToken" TEXT, vip BOOLEAN)"#,
+        r#"CREATE TABLE "AccessToken" (id TEXT PRIMARY KEY, ttl INTEGER, scopes TEXT, created TEXT, "userId" INTEGER)"#,
+        r#"CREATE TABLE "Role" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, description TEXT, created TEXT, modified TEXT)"#,
+        r#"CREATE TABLE "RoleMapping" (id INTEGER PRIMARY KEY, "principalType" TEXT, "principalId" TEXT, "roleId" INTEGER)"#,
+    ] {
+        db.execute_unprepared(table).await.unwrap();
+    }
+    let api = app.register(RestApi::builder(db)).unwrap().build().await.unwrap();
+    let t = TestApp { api, backend: "sqlite", temp_file: None };
+    let ann = call(
+        &t,
+        Method::POST,
+        "/api/Customers",
+        None,
+        Some(json!({"email": "ann@example.com", "password": "annpass", "vip": true})),
+    )
+    .await;
+    assert_eq!(ann.0, StatusCode::OK, "{}", ann.1);
+    assert_eq!((ann.1["vip"].clone(), ann.1.get("password")), (json!(true), None));
+    call(&t, Method::POST, "/api/Customers", None, Some(json!({"email": "bo@example.com", "password": "bopass"})))
+        .await;
+    let (status, login) = call(
+        &t,
+        Method::POST,
+        "/api/Customers/login",
+        None,
+        Some(json!({"email": "ann@example.com", "password": "annpass"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["id"].as_str().unwrap();
+    let own = call(&t, Method::GET, &format!("/api/Customers/{}", ann.1["id"]), Some(token), None).await;
+    assert_eq!(own.0, StatusCode::OK, "$owner is the customer: {}", own.1);
+    let other = call(&t, Method::GET, "/api/Customers/2", Some(token), None).await;
+    assert_eq!(other.0, StatusCode::FORBIDDEN, "LoopBack's User ACLs apply to Customer");
+    let listed = call(&t, Method::GET, "/api/Customers", Some(token), None).await;
+    assert_eq!(listed.0, StatusCode::OK, "the model file's own ACL adds to them");
+}

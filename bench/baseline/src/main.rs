@@ -111,8 +111,7 @@ async fn authenticate(db: &Db, req: &HttpRequest) -> Result<i32, Failure> {
         .ok_or_else(unauthorized)?;
     let fingerprint = hex::encode(Sha256::digest(token.as_bytes()));
     let sql = "SELECT ttl, created, user_id FROM access_token WHERE id = $1";
-    let row: Option<TokenRow> =
-        on!(db, |p| sqlx::query_as(sql).bind(&fingerprint).fetch_optional(p).await)?;
+    let row: Option<TokenRow> = on!(db, |p| sqlx::query_as(sql).bind(&fingerprint).fetch_optional(p).await)?;
     let (ttl, created, user) = row.ok_or_else(unauthorized)?;
     let expires = created.zip(ttl).map(|(c, t)| c + chrono::TimeDelta::seconds(t));
     match (expires, user) {

@@ -30,6 +30,8 @@ pub struct TokenAuthenticator {
     pub(crate) use_cache: bool,
     pub(crate) raw_ids: bool,
     pub(crate) allow_eternal: bool,
+    /// The user model's name: callers are users of it (`$owner` compares it).
+    pub(crate) user_model: String,
 }
 
 impl Authenticator for TokenAuthenticator {
@@ -60,7 +62,7 @@ impl Authenticator for TokenAuthenticator {
             let stored_id = if self.raw_ids { raw } else { token::fingerprint(&raw) };
             let cached = self.use_cache && state.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
             if cached && let Some(hit) = self.cache.get(&stored_id) {
-                return Ok(caller_for(req, stored_id, hit.user_id, hit.scopes));
+                return Ok(caller_for(req, &self.user_model, stored_id, hit.user_id, hit.scopes));
             }
             let generation = self.cache.generation();
             let filter = Filter {
@@ -86,13 +88,19 @@ impl Authenticator for TokenAuthenticator {
                 let entry = Cached::new(user_id.clone(), scopes.clone(), expires_at(&row), generation);
                 self.cache.put(stored_id.clone(), entry);
             }
-            Ok(caller_for(req, stored_id, user_id, scopes))
+            Ok(caller_for(req, &self.user_model, stored_id, user_id, scopes))
         })
     }
 }
 
-fn caller_for(req: &HttpRequest, stored_id: String, user_id: Value, scopes: Option<Vec<String>>) -> Caller {
-    let mut caller = Caller::user(id_text(&user_id), crate::USER_MODEL);
+fn caller_for(
+    req: &HttpRequest,
+    user_model: &str,
+    stored_id: String,
+    user_id: Value,
+    scopes: Option<Vec<String>>,
+) -> Caller {
+    let mut caller = Caller::user(id_text(&user_id), user_model);
     caller.scopes = scopes;
     req.extensions_mut().insert(CurrentToken { fingerprint: stored_id, user_id });
     caller

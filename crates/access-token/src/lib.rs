@@ -45,7 +45,8 @@ use persisted_model::filter::{Op, Where};
 use persisted_model::{CallContext, ModelHandle, RestApiBuilder};
 use serde_json::Value;
 
-/// The name of the user model (LoopBack's; an application's own user model takes it too).
+/// The name of the built-in user model (LoopBack's). An application's own user model may
+/// have another: it is the model whose `settings.user_model` is set.
 pub const USER_MODEL: &str = "User";
 /// The name of the token model (LoopBack's; an application's own token model takes it too).
 pub const TOKEN_MODEL: &str = "AccessToken";
@@ -62,8 +63,8 @@ pub struct AccessTokens {
     notifier: Option<ResetNotifier>,
     table_prefix: Option<String>,
     acl_table: bool,
-    user_model: Option<fn() -> ModelHandle>,
-    token_model: Option<fn() -> ModelHandle>,
+    user_model: Option<ModelHandle>,
+    token_model: Option<ModelHandle>,
     no_token_cache: bool,
     loopback3_layout: bool,
 }
@@ -141,11 +142,19 @@ impl AccessTokens {
         self
     }
 
-    /// Serve the application's own user model instead of the built-in one. It must be named
-    /// `User` and have `email` and `password` (hidden) properties; it gets the User hooks
-    /// ([`user::UserHooks`]) and, without ACLs of its own, LoopBack's default User ACLs.
-    pub fn user_model<U: persisted_model::PersistedModel>(mut self) -> Self {
-        self.user_model = Some(ModelHandle::of::<U>);
+    /// Serve the application's own user model instead of the built-in one. It must have
+    /// `email` and `password` (hidden) properties; it gets the User hooks
+    /// ([`user::UserHooks`]) and, without ACLs of its own, LoopBack's default User ACLs. Its
+    /// name may differ from `User` (a LoopBack `Customer` based on `User`): tokens then belong
+    /// to it.
+    pub fn user_model<U: persisted_model::PersistedModel>(self) -> Self {
+        self.user_handle(ModelHandle::of::<U>())
+    }
+
+    /// [`user_model`](Self::user_model) for a model defined at run time (a LoopBack model
+    /// file whose `base` is `User`).
+    pub fn user_handle(mut self, handle: ModelHandle) -> Self {
+        self.user_model = Some(handle);
         self
     }
 
@@ -154,7 +163,7 @@ impl AccessTokens {
     /// `userId` with a belongsTo `user`; it gets the AccessToken hooks
     /// ([`access_token::TokenHooks`]).
     pub fn token_model<T: persisted_model::PersistedModel>(mut self) -> Self {
-        self.token_model = Some(ModelHandle::of::<T>);
+        self.token_model = Some(ModelHandle::of::<T>());
         self
     }
 
@@ -176,7 +185,10 @@ impl AccessTokens {
         let prefix = self.table_prefix.clone().unwrap_or_default();
         let table = |d: &mut persisted_model::ModelDefinition| d.table = format!("{prefix}{}", d.table);
         let custom_user = self.user_model.is_some();
-        let user = (self.user_model.unwrap_or(ModelHandle::of::<user::Model>))()
+        let user = self
+            .user_model
+            .clone()
+            .unwrap_or_else(ModelHandle::of::<user::Model>)
             .with_hooks(user::UserHooks)
             .map_definition(|d| {
                 if !custom_user {
@@ -184,7 +196,7 @@ impl AccessTokens {
                 }
                 d.settings.user_model = true;
                 if d.acls.is_empty() {
-                    d.acls = user::default_acls();
+                    d.acls = user::default_acls_for(&d.name);
                 }
             })
             .with_methods(methods::user_methods(self.reset_ttl.unwrap_or(900), self.notifier.clone()));
@@ -197,18 +209,27 @@ impl AccessTokens {
             raw_ids: self.store_raw_tokens,
             cache: cache.clone(),
         };
+        let user_name = user.definition().name.clone();
         let token_authenticator = TokenAuthenticator {
+            user_model: user_name.clone(),
             cache,
             use_cache: !self.no_token_cache,
             raw_ids: hooks.raw_ids,
             allow_eternal: hooks.allow_eternal,
         };
         let custom_tokens = self.token_model.is_some();
-        let tokens = (self.token_model.unwrap_or(ModelHandle::of::<access_token::Model>))()
+        let tokens = self
+            .token_model
+            .clone()
+            .unwrap_or_else(ModelHandle::of::<access_token::Model>)
             .with_hooks(hooks)
             .map_definition(|d| {
                 if !custom_tokens {
                     table(d);
+                }
+                // Tokens belong to the user model, whatever its name.
+                for rel in d.relations.iter_mut().filter(|r| r.model == USER_MODEL) {
+                    rel.model = user_name.clone();
                 }
                 if d.acls.is_empty() {
                     d.acls = access_token::default_acls();
@@ -268,7 +289,13 @@ fn model_shapes(models: &persisted_model::ModelRegistry) -> Vec<String> {
     ];
     let mut out = Vec::new();
     for (model, properties) in shapes {
-        let Some(def) = models.get(model).map(|m| m.definition()) else { continue };
+        // The user model is the one marked as such, whatever its name.
+        let found = match model {
+            USER_MODEL => models.iter().find(|m| m.definition().settings.user_model),
+            _ => models.get(model),
+        };
+        let Some(def) = found.map(|m| m.definition()) else { continue };
+        let model = def.name.as_str();
         for (name, fits, what) in properties {
             match def.property(name) {
                 Some(p) if fits(p.ty) => {}

@@ -7,9 +7,14 @@ use serde_json::{Value, json};
 /// Creates a user (the password is hashed as for `POST /Users`); returns its id.
 pub async fn create_user(api: &RestApi, email: &str, password: &str) -> Result<Value, Error> {
     let state = api.state();
-    let users = state
-        .store(crate::USER_MODEL, "create", None)
-        .ok_or_else(|| Error::Internal(format!("{} is not registered", crate::USER_MODEL)))?;
+    let model = state
+        .registry
+        .iter()
+        .find(|m| m.definition().settings.user_model)
+        .map(|m| m.definition().name.clone())
+        .ok_or_else(|| Error::Internal("no user model is registered".into()))?;
+    let users =
+        state.store(&model, "create", None).ok_or_else(|| Error::Internal(format!("{model} is not registered")))?;
     let user = users.create(&json!({ "email": email, "password": password })).await?;
     Ok(user.get("id").cloned().unwrap_or(Value::Null))
 }

@@ -127,10 +127,25 @@ impl LoopBackApp {
                         Ok(c) => conversion_warnings.extend(c.warnings),
                         Err(p) => problems.extend(p),
                     },
+                    "User" => match file.convert_user(DbBackend::Postgres, entry.public.unwrap_or(true)) {
+                        Ok(c) => conversion_warnings.extend(c.warnings),
+                        Err(p) => problems.extend(p),
+                    },
                     "Model" => conversion_warnings.push(format!("{name}: a model without persistence is not served")),
                     other => problems.push(format!("{name}: models based on {other} are not supported")),
                 },
             }
+        }
+        let users: Vec<&str> = app
+            .served()
+            .filter(|(n, _)| app.file(n).is_some_and(|f| f.base.as_deref() == Some("User")))
+            .map(|(n, _)| n)
+            .collect();
+        if users.len() > 1 {
+            problems.push(format!("{}: only one user model can be served", users.join(", ")));
+        }
+        if let (Some(user), true) = (users.first(), app.served().any(|(n, _)| n == "User")) {
+            conversion_warnings.push(format!("User: the built-in User is not served; {user} is the user model"));
         }
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
@@ -176,6 +191,7 @@ impl LoopBackApp {
         let mut problems = Vec::new();
         let mut acls: Vec<AclEntry> = Vec::new();
         let mut tokens = None;
+        let mut user_model = None;
         for (name, entry) in self.served() {
             for acl in &entry.acls {
                 match acl.entry(name) {
@@ -193,13 +209,25 @@ impl LoopBackApp {
             else {
                 continue;
             };
-            match file.convert(backend, entry.public.unwrap_or(true)) {
+            let public = entry.public.unwrap_or(true);
+            if file.base.as_deref() == Some("User") {
+                // Served by the token crate as its user model.
+                match file.convert_user(backend, public) {
+                    Ok(c) => user_model = Some(ModelHandle::from_definition(c.definition)),
+                    Err(p) => problems.extend(p),
+                }
+                continue;
+            }
+            match file.convert(backend, public) {
                 Ok(c) => builder = builder.handle(ModelHandle::from_definition(c.definition)),
                 Err(p) => problems.extend(p),
             }
         }
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
+        }
+        if let Some(user) = user_model {
+            tokens = Some(self.tokens.clone().user_handle(user));
         }
         if let Some(tokens) = tokens {
             let acl_table = self.served().any(|(n, _)| n == "ACL");

@@ -334,6 +334,34 @@ impl ModelFile {
         if problems.is_empty() { Ok(Converted { definition: def, warnings }) } else { Err(problems) }
     }
 
+    /// A model based on `User` (a LoopBack `Customer`): the built-in User's properties,
+    /// relations and default ACLs under this model's name, with the file's own properties,
+    /// relations and ACLs added (LoopBack appends a model's ACLs to its base's).
+    pub(crate) fn convert_user(&self, backend: DbBackend, public: bool) -> Result<Converted, Vec<String>> {
+        let own = self.convert(backend, public)?;
+        let lb_name = |s: &str| if backend == DbBackend::Postgres { s.to_lowercase() } else { s.to_owned() };
+        let mut def =
+            persisted_model::ModelHandle::of::<persisted_model_access_token::user::Model>().definition().clone();
+        for p in &mut def.properties {
+            p.column = lb_name(&p.name);
+        }
+        def.name = own.definition.name.clone();
+        def.plural = own.definition.plural.clone();
+        def.path = own.definition.path.clone();
+        def.table = own.definition.table.clone();
+        def.settings = own.definition.settings.clone();
+        def.settings.user_model = true;
+        for p in own.definition.properties {
+            if def.property(&p.name).is_none() {
+                def.properties.push(p);
+            }
+        }
+        def.relations.extend(own.definition.relations);
+        def.acls = persisted_model_access_token::user::default_acls_for(&def.name);
+        def.acls.extend(own.definition.acls);
+        Ok(Converted { definition: def, warnings: own.warnings })
+    }
+
     fn relation(&self, rel_name: &str, spec: &RelationSpec) -> Result<Relation, String> {
         let target = spec.model.clone().ok_or("the relation names no model")?;
         if spec.polymorphic.is_some() {

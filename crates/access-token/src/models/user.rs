@@ -67,7 +67,7 @@ pub struct UserHooks;
 
 impl ModelHooks for UserHooks {
     async fn normalize(&self, ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
-        let mut errors = ValidationError::new("User");
+        let mut errors = ValidationError::new(&ctx.model.name);
         if let Some(email) = data.get("email").and_then(Value::as_str)
             && !email.is_empty()
             && !valid_email(email)
@@ -101,7 +101,7 @@ impl ModelHooks for UserHooks {
     }
 
     async fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        let mut errors = ValidationError::new("User");
+        let mut errors = ValidationError::new(&ctx.model.name);
         let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
         for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
             let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
@@ -140,8 +140,14 @@ impl ModelHooks for UserHooks {
 /// LoopBack's default User ACLs, for application user models that declare none (without the
 /// entries for `verify` and `confirm`: email verification is not served).
 pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
+    default_acls_for(crate::USER_MODEL)
+}
+
+/// LoopBack's default User ACLs for a user model named `model` (a model based on User
+/// inherits them).
+pub fn default_acls_for(model: &str) -> Vec<persisted_model::acl::AclEntry> {
     use persisted_model::acl::{AccessType, AclEntry};
-    let e = |property: &str, access: Option<AccessType>, role: &str| AclEntry::role("User", property, access, role);
+    let e = |property: &str, access: Option<AccessType>, role: &str| AclEntry::role(model, property, access, role);
     vec![
         e("*", None, "$everyone").deny(),
         e("create", None, "$everyone"),
