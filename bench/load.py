@@ -147,11 +147,21 @@ def pin(core):
     return ["taskset", "-c", str(core)] if cpus() >= 2 and shutil.which("taskset") else []
 
 
+def port_taken(port):
+    import socket
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def start(name, url, port):
+    if port_taken(port):
+        raise SystemExit(f"port {port} is taken: another server is running")
     env = dict(os.environ, DATABASE_URL=url, PORT=str(port), HOST="127.0.0.1", RUST_LOG="warn")
     log = open(os.path.join(TARGET, f"{name}.log"), "a")
     proc = subprocess.Popen(pin(1) + [SERVERS[name]], env=env, stdout=log, stderr=log)
     for _ in range(100):
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited at start; see {TARGET}/{name}.log")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/Products/1", timeout=1)
         except urllib.error.HTTPError:
@@ -264,8 +274,7 @@ def check_answers(port):
 def run_backend(backend, url, args):
     print(f"\n## {backend}", flush=True)
     # The framework creates the tables; both then read the same seeded rows.
-    proc = start("framework", url, 3990)
-    stop(proc)
+    stop(start("framework", url, 3990))
     seed(backend, url)
     toks = tokens()
     scripts = {s: lua(s, toks) for s, _ in SCENARIOS}
@@ -291,16 +300,19 @@ def run_backend(backend, url, args):
             for name in order:
                 port = 3991
                 proc = start(name, url, port)
-                if not args.smoke:
-                    wrk(port, scripts["S1"], 2, args.connections)  # warm-up
-                for scenario, _ in SCENARIOS:
-                    before = cpu_seconds(proc.pid)
-                    r = wrk(port, scripts[scenario], args.duration, args.connections)
-                    r["cpu_us"] = (cpu_seconds(proc.pid) - before) * 1e6 / max(r["requests"], 1)
-                    results[name][scenario].append(r)
-                    print(f"round {rnd + 1} {name:9} {scenario}: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f} ms  "
-                          f"p99 {r['p99']:.2f} ms  cpu {r['cpu_us']:.0f} us/req  non-200 {r['non200']}", flush=True)
-                stop(proc)
+                try:
+                    if not args.smoke:
+                        wrk(port, scripts["S1"], 2, args.connections)  # warm-up
+                    for scenario, _ in SCENARIOS:
+                        before = cpu_seconds(proc.pid)
+                        r = wrk(port, scripts[scenario], args.duration, args.connections)
+                        r["cpu_us"] = (cpu_seconds(proc.pid) - before) * 1e6 / max(r["requests"], 1)
+                        results[name][scenario].append(r)
+                        print(f"round {rnd + 1} {name:9} {scenario}: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f} ms  "
+                              f"p99 {r['p99']:.2f} ms  cpu {r['cpu_us']:.0f} us/req  non-200 {r['non200']}",
+                              flush=True)
+                finally:
+                    stop(proc)
                 trim(backend, url)
     finally:
         unpin_postgres(pg_pids)

@@ -285,6 +285,7 @@ async fn build_lists_what_the_database_lacks() {
 
 /// A model file based on `User` (LoopBack's usual `Customer`) is the user model: it has the
 /// built-in User's properties and ACLs plus its own, its users log in, and `$owner` is theirs.
+/// One based on `AccessToken` holds their tokens.
 #[actix_web::test]
 async fn a_model_based_on_user_is_the_user_model() {
     let dir = std::env::temp_dir().join(format!("lb3-customer-{}", std::process::id()));
@@ -294,7 +295,7 @@ async fn a_model_based_on_user_is_the_user_model() {
         dir.join("server/model-config.json"),
         r#"{"User": {"dataSource": "db", "public": false}, "AccessToken": {"dataSource": "db", "public": false},
             "Role": {"dataSource": "db", "public": false}, "RoleMapping": {"dataSource": "db", "public": false},
-            "Customer": {"dataSource": "db", "public": true}}"#,
+            "Customer": {"dataSource": "db", "public": true}, "accessToken": {"dataSource": "db", "public": false}}"#,
     )
     .unwrap();
     std::fs::write(
@@ -303,16 +304,28 @@ async fn a_model_based_on_user_is_the_user_model() {
             "acls": [{"principalType": "ROLE", "principalId": "$authenticated", "permission": "ALLOW", "property": "find"}]}"#,
     )
     .unwrap();
+    std::fs::write(
+        dir.join("common/models/access-token.json"),
+        r#"{"name": "accessToken", "base": "AccessToken",
+            "relations": {"user": {"type": "belongsTo", "model": "Customer", "foreignKey": "userId"}}}"#,
+    )
+    .unwrap();
     let app = LoopBackApp::load(&dir).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(app.warnings(), ["User: the built-in User is not served; Customer is the user model"]);
+    assert_eq!(
+        app.warnings(),
+        [
+            "User: the built-in User is not served; Customer is the user model",
+            "AccessToken: the built-in AccessToken is not served; accessToken is the token model",
+        ]
+    );
 
     // LoopBack made these tables (SQLite keeps the names as they are).
     let db = persisted_model::connect("sqlite::memory:").await.unwrap();
     for table in [
         r#"CREATE TABLE "Customer" (id INTEGER PRIMARY KEY, realm TEXT, username TEXT, password TEXT NOT NULL,
             email TEXT NOT NULL, "emailVerified" BOOLEAN, "verificationToken" TEXT, vip BOOLEAN)"#,
-        r#"CREATE TABLE "AccessToken" (id TEXT PRIMARY KEY, ttl INTEGER, scopes TEXT, created TEXT, "userId" INTEGER)"#,
+        r#"CREATE TABLE "accessToken" (id TEXT PRIMARY KEY, ttl INTEGER, scopes TEXT, created TEXT, "userId" INTEGER)"#,
         r#"CREATE TABLE "Role" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, description TEXT, created TEXT, modified TEXT)"#,
         r#"CREATE TABLE "RoleMapping" (id INTEGER PRIMARY KEY, "principalType" TEXT, "principalId" TEXT, "roleId" INTEGER)"#,
     ] {
@@ -348,4 +361,16 @@ async fn a_model_based_on_user_is_the_user_model() {
     assert_eq!(other.0, StatusCode::FORBIDDEN, "LoopBack's User ACLs apply to Customer");
     let listed = call(&t, Method::GET, "/api/Customers", Some(token), None).await;
     assert_eq!(listed.0, StatusCode::OK, "the model file's own ACL adds to them");
+    let state = t.api.state();
+    let stored = sea_orm::ConnectionTrait::query_one_raw(
+        &state.db,
+        sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, r#"SELECT COUNT(*) FROM "accessToken""#),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(stored.try_get_by_index::<i64>(0).unwrap(), 1, "the login's token is in the app's token table");
+    let out = call(&t, Method::POST, "/api/Customers/logout", Some(token), None).await;
+    assert_eq!(out.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&t, Method::GET, "/api/Customers/1", Some(token), None).await.0, StatusCode::UNAUTHORIZED);
 }

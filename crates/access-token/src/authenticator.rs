@@ -32,6 +32,8 @@ pub struct TokenAuthenticator {
     pub(crate) allow_eternal: bool,
     /// The user model's name: callers are users of it (`$owner` compares it).
     pub(crate) user_model: String,
+    /// The token model's name.
+    pub(crate) token_model: String,
 }
 
 impl Authenticator for TokenAuthenticator {
@@ -55,7 +57,7 @@ impl Authenticator for TokenAuthenticator {
     fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>> {
         Box::pin(async move {
             let Some(raw) = token_from_request(req) else { return Ok(Caller::anonymous()) };
-            let Some(tokens) = state.store(crate::TOKEN_MODEL, "authenticate", None) else {
+            let Some(tokens) = state.store(&self.token_model, "authenticate", None) else {
                 return Ok(Caller::anonymous());
             };
             // A fingerprint is never a credential: listings show fingerprints.

@@ -162,8 +162,15 @@ impl AccessTokens {
     /// named `AccessToken`, have the properties `id` (string), `ttl`, `scopes`, `created` and
     /// `userId` with a belongsTo `user`; it gets the AccessToken hooks
     /// ([`access_token::TokenHooks`]).
-    pub fn token_model<T: persisted_model::PersistedModel>(mut self) -> Self {
-        self.token_model = Some(ModelHandle::of::<T>());
+    pub fn token_model<T: persisted_model::PersistedModel>(self) -> Self {
+        self.token_handle(ModelHandle::of::<T>())
+    }
+
+    /// [`token_model`](Self::token_model) for a model defined at run time (a LoopBack model
+    /// file whose `base` is `AccessToken`). Its name may differ from `AccessToken`: it is the
+    /// target of the user model's `accessTokens` relation.
+    pub fn token_handle(mut self, handle: ModelHandle) -> Self {
+        self.token_model = Some(handle);
         self
     }
 
@@ -185,6 +192,8 @@ impl AccessTokens {
         let prefix = self.table_prefix.clone().unwrap_or_default();
         let table = |d: &mut persisted_model::ModelDefinition| d.table = format!("{prefix}{}", d.table);
         let custom_user = self.user_model.is_some();
+        let token_name =
+            self.token_model.as_ref().map_or_else(|| TOKEN_MODEL.to_owned(), |t| t.definition().name.clone());
         let user = self
             .user_model
             .clone()
@@ -195,6 +204,10 @@ impl AccessTokens {
                     table(d);
                 }
                 d.settings.user_model = true;
+                // A user's tokens are the token model's, whatever its name.
+                for rel in d.relations.iter_mut().filter(|r| r.name == "accessTokens") {
+                    rel.model = token_name.clone();
+                }
                 if d.acls.is_empty() {
                     d.acls = user::default_acls_for(&d.name);
                 }
@@ -212,6 +225,7 @@ impl AccessTokens {
         let user_name = user.definition().name.clone();
         let token_authenticator = TokenAuthenticator {
             user_model: user_name.clone(),
+            token_model: token_name.clone(),
             cache,
             use_cache: !self.no_token_cache,
             raw_ids: hooks.raw_ids,
@@ -232,7 +246,7 @@ impl AccessTokens {
                     rel.model = user_name.clone();
                 }
                 if d.acls.is_empty() {
-                    d.acls = access_token::default_acls();
+                    d.acls = access_token::default_acls_for(&d.name);
                 }
                 if let Some(p) = token_path {
                     d.path = p;
@@ -289,10 +303,11 @@ fn model_shapes(models: &persisted_model::ModelRegistry) -> Vec<String> {
     ];
     let mut out = Vec::new();
     for (model, properties) in shapes {
-        // The user model is the one marked as such, whatever its name.
+        // The user model is the one marked as such, the token model its `accessTokens`
+        // target, whatever their names.
         let found = match model {
             USER_MODEL => models.iter().find(|m| m.definition().settings.user_model),
-            _ => models.get(model),
+            _ => models.get(token_model_name(models)),
         };
         let Some(def) = found.map(|m| m.definition()) else { continue };
         let model = def.name.as_str();
@@ -307,13 +322,23 @@ fn model_shapes(models: &persisted_model::ModelRegistry) -> Vec<String> {
     out
 }
 
+/// The token model: the target of the user model's `accessTokens` relation, as LoopBack finds
+/// it (an application's token model may have another name than `AccessToken`).
+pub(crate) fn token_model_name(models: &persisted_model::ModelRegistry) -> &str {
+    models
+        .iter()
+        .find(|m| m.definition().settings.user_model)
+        .and_then(|u| u.definition().relation("accessTokens"))
+        .map_or(TOKEN_MODEL, |r| r.model.as_str())
+}
+
 /// Deletes a user's tokens, except `keep` (the fingerprint of the request's own token).
 pub(crate) async fn revoke_tokens(
     ctx: &CallContext<'_>,
     user_id: &Value,
     keep: Option<String>,
 ) -> persisted_model::Result<u64> {
-    let Some(tokens) = ctx.store(TOKEN_MODEL) else { return Ok(0) };
+    let Some(tokens) = ctx.store(token_model_name(ctx.registry)) else { return Ok(0) };
     let mut clauses = vec![Where::eq("userId", user_id.clone())];
     if let Some(keep) = keep {
         clauses.push(Where::Cond { property: "id".into(), op: Op::Neq(Value::String(keep)) });

@@ -32,7 +32,7 @@ pub struct ResetRequest {
 
 /// The registered AccessToken model.
 fn token_model(call: &Call) -> Result<&persisted_model::ModelHandle, PmError> {
-    let name = crate::TOKEN_MODEL;
+    let name = crate::token_model_name(&call.state.registry);
     call.state.registry.get(name).ok_or_else(|| PmError::Internal(format!("{name} is not registered")))
 }
 

@@ -131,21 +131,28 @@ impl LoopBackApp {
                         Ok(c) => conversion_warnings.extend(c.warnings),
                         Err(p) => problems.extend(p),
                     },
+                    "AccessToken" => match file.convert_token(DbBackend::Postgres, entry.public.unwrap_or(true)) {
+                        Ok(c) => conversion_warnings.extend(c.warnings),
+                        Err(p) => problems.extend(p),
+                    },
                     "Model" => conversion_warnings.push(format!("{name}: a model without persistence is not served")),
                     other => problems.push(format!("{name}: models based on {other} are not supported")),
                 },
             }
         }
-        let users: Vec<&str> = app
-            .served()
-            .filter(|(n, _)| app.file(n).is_some_and(|f| f.base.as_deref() == Some("User")))
-            .map(|(n, _)| n)
-            .collect();
-        if users.len() > 1 {
-            problems.push(format!("{}: only one user model can be served", users.join(", ")));
-        }
-        if let (Some(user), true) = (users.first(), app.served().any(|(n, _)| n == "User")) {
-            conversion_warnings.push(format!("User: the built-in User is not served; {user} is the user model"));
+        for (base, what) in [("User", "user"), ("AccessToken", "token")] {
+            let own: Vec<&str> = app
+                .served()
+                .filter(|(n, _)| app.file(n).is_some_and(|f| f.base.as_deref() == Some(base)))
+                .map(|(n, _)| n)
+                .collect();
+            if own.len() > 1 {
+                problems.push(format!("{}: only one {what} model can be served", own.join(", ")));
+            }
+            if let (Some(model), true) = (own.first(), app.served().any(|(n, _)| n == base)) {
+                conversion_warnings
+                    .push(format!("{base}: the built-in {base} is not served; {model} is the {what} model"));
+            }
         }
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
@@ -191,7 +198,7 @@ impl LoopBackApp {
         let mut problems = Vec::new();
         let mut acls: Vec<AclEntry> = Vec::new();
         let mut tokens = None;
-        let mut user_model = None;
+        let (mut user_model, mut token_model) = (None, None);
         for (name, entry) in self.served() {
             for acl in &entry.acls {
                 match acl.entry(name) {
@@ -210,10 +217,16 @@ impl LoopBackApp {
                 continue;
             };
             let public = entry.public.unwrap_or(true);
-            if file.base.as_deref() == Some("User") {
-                // Served by the token crate as its user model.
-                match file.convert_user(backend, public) {
-                    Ok(c) => user_model = Some(ModelHandle::from_definition(c.definition)),
+            // Models based on User and AccessToken are served by the token crate as its user
+            // and token models.
+            let based = match file.base.as_deref() {
+                Some("User") => Some((file.convert_user(backend, public), &mut user_model)),
+                Some("AccessToken") => Some((file.convert_token(backend, public), &mut token_model)),
+                _ => None,
+            };
+            if let Some((converted, slot)) = based {
+                match converted {
+                    Ok(c) => *slot = Some(ModelHandle::from_definition(c.definition)),
                     Err(p) => problems.extend(p),
                 }
                 continue;
@@ -227,7 +240,10 @@ impl LoopBackApp {
             return Err(Error::Invalid(problems));
         }
         if let Some(user) = user_model {
-            tokens = Some(self.tokens.clone().user_handle(user));
+            tokens = Some(tokens.unwrap_or_else(|| self.tokens.clone()).user_handle(user));
+        }
+        if let Some(token) = token_model {
+            tokens = tokens.map(|t| t.token_handle(token));
         }
         if let Some(tokens) = tokens {
             let acl_table = self.served().any(|(n, _)| n == "ACL");

@@ -335,13 +335,34 @@ impl ModelFile {
     }
 
     /// A model based on `User` (a LoopBack `Customer`): the built-in User's properties,
-    /// relations and default ACLs under this model's name, with the file's own properties,
-    /// relations and ACLs added (LoopBack appends a model's ACLs to its base's).
+    /// relations and default ACLs under this model's name, with the file's own added.
     pub(crate) fn convert_user(&self, backend: DbBackend, public: bool) -> Result<Converted, Vec<String>> {
+        use persisted_model_access_token::user;
+        let base = persisted_model::ModelHandle::of::<user::Model>().definition().clone();
+        let mut c = self.convert_on(base, user::default_acls_for, backend, public)?;
+        c.definition.settings.user_model = true;
+        Ok(c)
+    }
+
+    /// A model based on `AccessToken` (the token model of an app with its own user model).
+    pub(crate) fn convert_token(&self, backend: DbBackend, public: bool) -> Result<Converted, Vec<String>> {
+        use persisted_model_access_token::access_token;
+        let base = persisted_model::ModelHandle::of::<access_token::Model>().definition().clone();
+        self.convert_on(base, access_token::default_acls_for, backend, public)
+    }
+
+    /// `base`'s properties, relations and ACLs (for this model's name) under this model's
+    /// name, with the file's own properties and relations added (a relation of the same name
+    /// replaces the base's) and its ACLs after the base's, as LoopBack merges them.
+    fn convert_on(
+        &self,
+        mut def: ModelDefinition,
+        base_acls: fn(&str) -> Vec<AclEntry>,
+        backend: DbBackend,
+        public: bool,
+    ) -> Result<Converted, Vec<String>> {
         let own = self.convert(backend, public)?;
         let lb_name = |s: &str| if backend == DbBackend::Postgres { s.to_lowercase() } else { s.to_owned() };
-        let mut def =
-            persisted_model::ModelHandle::of::<persisted_model_access_token::user::Model>().definition().clone();
         for p in &mut def.properties {
             p.column = lb_name(&p.name);
         }
@@ -350,14 +371,16 @@ impl ModelFile {
         def.path = own.definition.path.clone();
         def.table = own.definition.table.clone();
         def.settings = own.definition.settings.clone();
-        def.settings.user_model = true;
         for p in own.definition.properties {
             if def.property(&p.name).is_none() {
                 def.properties.push(p);
             }
         }
-        def.relations.extend(own.definition.relations);
-        def.acls = persisted_model_access_token::user::default_acls_for(&def.name);
+        for rel in own.definition.relations {
+            def.relations.retain(|r| r.name != rel.name);
+            def.relations.push(rel);
+        }
+        def.acls = base_acls(&def.name);
         def.acls.extend(own.definition.acls);
         Ok(Converted { definition: def, warnings: own.warnings })
     }

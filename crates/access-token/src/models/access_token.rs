@@ -101,7 +101,7 @@ impl ModelHooks for TokenHooks {
         let ttl = match ttl {
             -1 if self.allow_eternal => -1,
             t if t <= 0 => {
-                let mut err = ValidationError::new("AccessToken");
+                let mut err = ValidationError::new(&ctx.model.name);
                 err.add("ttl", persisted_model::Rule::Number, event.data.get("ttl"));
                 return Err(err.into());
             }
@@ -110,7 +110,7 @@ impl ModelHooks for TokenHooks {
         event.data.insert("ttl".into(), Value::from(ttl));
         if let Some(scopes) = event.data.get("scopes").filter(|s| !s.is_null()) {
             let Some(list) = scopes.as_array().filter(|l| l.iter().all(Value::is_string)) else {
-                let mut err = ValidationError::new("AccessToken");
+                let mut err = ValidationError::new(&ctx.model.name);
                 err.add("scopes", persisted_model::Rule::String, Some(scopes));
                 return Err(err.into());
             };
@@ -169,10 +169,16 @@ impl ModelHooks for TokenHooks {
 /// The AccessToken ACLs: LoopBack 3.28's `$everyone DENY *`, and ours: an authenticated caller
 /// may mint a token for herself (security rule 2).
 pub fn default_acls() -> Vec<persisted_model::acl::AclEntry> {
+    default_acls_for(crate::TOKEN_MODEL)
+}
+
+/// The AccessToken ACLs for a token model named `model` (a model based on AccessToken
+/// inherits them).
+pub fn default_acls_for(model: &str) -> Vec<persisted_model::acl::AclEntry> {
     use persisted_model::acl::AclEntry;
     vec![
-        AclEntry::role("AccessToken", "*", None, "$everyone").deny(),
-        AclEntry::role("AccessToken", "create", None, "$authenticated").allow(),
+        AclEntry::role(model, "*", None, "$everyone").deny(),
+        AclEntry::role(model, "create", None, "$authenticated").allow(),
     ]
 }
 

@@ -130,7 +130,7 @@ impl ModelHooks for UserHooks {
         if ids.is_empty() {
             return Ok(());
         }
-        if let Some(tokens) = ctx.store(crate::TOKEN_MODEL) {
+        if let Some(tokens) = ctx.store(crate::token_model_name(ctx.registry)) {
             tokens.delete_where(Where::Cond { property: "userId".into(), op: Op::Inq(ids) }).await?;
         }
         Ok(())
