@@ -119,8 +119,9 @@ def seed(backend, url):
         for chunk in range(0, len(data), 1000):
             values = ",".join("(" + ",".join(sql_literal(v) for v in r) + ")" for r in data[chunk:chunk + 1000])
             script.append(f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES {values};')
-        script.append(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT MAX(id) FROM \"{table}\"))"
-                      f" WHERE pg_get_serial_sequence('\"{table}\"', 'id') IS NOT NULL;")
+        if isinstance(data[0][0], int):
+            # Generated ids continue after the seeded ones.
+            script.append(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), {max(r[0] for r in data)});")
     script.append("COMMIT; ANALYZE;")
     subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url], input="\n".join(script), text=True, check=True,
                    stdout=subprocess.DEVNULL)
@@ -135,7 +136,8 @@ def trim(backend, url):
         db.commit()
         db.close()
     else:
-        subprocess.run(["psql", "-q", url, "-c", sql + "; VACUUM ANALYZE product;"], check=True,
+        # Separate commands: VACUUM cannot run inside the transaction of a multi-statement -c.
+        subprocess.run(["psql", "-q", url, "-c", sql, "-c", "VACUUM ANALYZE product"], check=True,
                        stdout=subprocess.DEVNULL)
 
 
@@ -371,6 +373,7 @@ def main():
                             "-c", "CREATE DATABASE bench"], check=True, stdout=subprocess.DEVNULL)
             url = f"{pg_base}/bench"
         tables.append(table(backend, run_backend(backend, url, args)))
+        print("\n" + tables[-1] + "\n", flush=True)
     report = "\n\n".join(tables)
     with open(os.path.join(TARGET, "results.md"), "w") as f:
         f.write(report + "\n")

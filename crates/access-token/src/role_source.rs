@@ -1,13 +1,21 @@
 //! Static roles from the Role and RoleMapping tables.
 
 use persisted_model::acl::{AccessRequest, Caller};
-use persisted_model::filter::{Filter, Where};
-use persisted_model::{BoxFuture, RestState, Result, RoleSource};
-use serde_json::Value;
+use persisted_model::{BoxFuture, Error, ModelDefinition, RestState, Result, RoleSource};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query};
 
 /// A caller is in role `name` when a RoleMapping row maps their user id to the Role `name`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RoleMappingRoles;
+
+/// `table.column` of a property, for hand-built SQL over a model's own names.
+fn column(model: &ModelDefinition, property: &str) -> Result<Expr> {
+    let p = model
+        .property(property)
+        .ok_or_else(|| Error::Internal(format!("{} has no property {property}", model.name)))?;
+    Ok(Expr::col((Alias::new(model.table.as_str()), Alias::new(p.column.as_str()))))
+}
 
 impl RoleSource for RoleMappingRoles {
     fn has_role<'a>(
@@ -20,25 +28,31 @@ impl RoleSource for RoleMappingRoles {
     ) -> BoxFuture<'a, Result<Option<bool>>> {
         Box::pin(async move {
             let Some(user) = caller.user_id() else { return Ok(Some(false)) };
-            let (Some(roles), Some(mappings)) =
-                (state.store_on(db, "Role", "isInRole", None), state.store_on(db, "RoleMapping", "isInRole", None))
-            else {
+            let (Some(roles), Some(mappings)) = (state.registry.get("Role"), state.registry.get("RoleMapping")) else {
                 return Ok(None);
             };
-            let filter =
-                Filter { where_: Some(Where::eq("name", Value::from(role))), limit: Some(1), ..Filter::default() };
+            let (r, m) = (roles.definition(), mappings.definition());
+            // One query: whether the role exists, and whether the user is mapped to it.
+            let mut select = Query::select();
+            select
+                .expr(column(r, "id")?.count())
+                .expr(column(m, "id")?.count())
+                .from(Alias::new(r.table.as_str()))
+                .left_join(
+                    Alias::new(m.table.as_str()),
+                    Condition::all()
+                        .add(
+                            column(m, "roleId")?
+                                .equals((Alias::new(r.table.as_str()), Alias::new(r.id_property().column.as_str()))),
+                        )
+                        .add(column(m, "principalType")?.eq("USER"))
+                        .add(column(m, "principalId")?.eq(user)),
+                )
+                .and_where(column(r, "name")?.eq(role));
+            let row = db.query_one(&select).await?.ok_or_else(|| Error::Internal("COUNT returned no row".into()))?;
+            let (roles_named, mapped): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
             // A role that is not in the table may be another source's.
-            let Some(role_id) = roles.find_raw(filter).await?.pop().and_then(|r| r.get("id").cloned()) else {
-                return Ok(None);
-            };
-            let mapped = mappings
-                .count(Some(Where::And(vec![
-                    Where::eq("roleId", role_id),
-                    Where::eq("principalType", Value::from("USER")),
-                    Where::eq("principalId", Value::from(user)),
-                ])))
-                .await?;
-            Ok(Some(mapped > 0))
+            Ok((roles_named > 0).then_some(mapped > 0))
         })
     }
 }

@@ -236,12 +236,9 @@ impl<'a> Store<'a> {
     async fn insert(&self, data: Instance) -> Result<Instance> {
         let mut event = SaveEvent::new(true, data, None, None);
         self.model.hooks().before_save(&self.call, &mut event).await?;
-        let id = sql::insert(&self.db, self.def(), &event.data)
+        let stored = sql::insert_row(&self.db, self.def(), &event.data)
             .await
             .map_err(|e| write_error(self.def(), &event.data, e))?;
-        let stored = sql::find_by_id(&self.db, self.def(), &id)
-            .await?
-            .ok_or_else(|| Error::Internal("inserted row not found".into()))?;
         self.model.hooks().after_save(&self.call, &stored, true).await?;
         Ok(event.shown_over(self.present(stored, &Filter::default()).await?))
     }

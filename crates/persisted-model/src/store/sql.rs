@@ -106,10 +106,12 @@ pub async fn exists<C: ConnectionTrait>(db: &C, model: &ModelDefinition, id: &Va
     Ok(count(db, model, Some(&id_where(model, id))).await? > 0)
 }
 
-/// Inserts one row of coerced data and returns its id.
-pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &Instance) -> Result<Value, DbErr> {
-    let backend = db.get_database_backend();
-    let id = model.id_property();
+/// `INSERT` of one row of coerced data (generated ids left to the database).
+fn insert_statement(
+    model: &ModelDefinition,
+    data: &Instance,
+    backend: DbBackend,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
     let mut insert = Query::insert();
     insert.into_table(table(model));
     let mut columns = Vec::new();
@@ -130,6 +132,14 @@ pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &
         insert.columns(columns);
         insert.values(values).map_err(|e| DbErr::Custom(e.to_string()))?;
     }
+    Ok(insert)
+}
+
+/// Inserts one row of coerced data and returns its id.
+pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &Instance) -> Result<Value, DbErr> {
+    let backend = db.get_database_backend();
+    let id = model.id_property();
+    let mut insert = insert_statement(model, data, backend)?;
     if let Some(v) = data.get(&id.name).filter(|v| !v.is_null()) {
         db.execute(&insert).await?;
         return Ok(v.clone());
@@ -145,6 +155,29 @@ pub async fn insert<C: ConnectionTrait>(db: &C, model: &ModelDefinition, data: &
             from_row(&row, 0, id.ty)
         }
     }
+}
+
+/// Inserts one row of coerced data and returns it as stored: from the `INSERT ... RETURNING`
+/// itself on PostgreSQL and SQLite (one statement), by its id on MySQL, which has no
+/// `RETURNING`.
+pub async fn insert_row<C: ConnectionTrait>(
+    db: &C,
+    model: &ModelDefinition,
+    data: &Instance,
+) -> Result<Instance, DbErr> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::MySql {
+        let id = insert(db, model, data).await?;
+        return find_by_id(db, model, &id).await?.ok_or_else(|| DbErr::Custom("inserted row not found".into()));
+    }
+    let mut insert = insert_statement(model, data, backend)?;
+    insert.returning(Query::returning().columns(model.properties.iter().map(|p| Alias::new(p.column.as_str()))));
+    let row = db.query_one(&insert).await?.ok_or_else(|| DbErr::Custom("INSERT returned no row".into()))?;
+    let mut out = Instance::with_capacity(model.properties.len());
+    for (i, p) in model.properties.iter().enumerate() {
+        out.insert(p.name.clone(), property_from_row(&row, i, p)?);
+    }
+    Ok(out)
 }
 
 /// Sets the given properties on every row matching `where_`; returns the number of rows.
