@@ -11,7 +11,7 @@ machine has two or more. It prints, per scenario, the median over rounds of req/
 latency, the server's CPU time per request, and the ratios to the baseline.
 
     python3 bench/load.py                       # SQLite and PostgreSQL, 3 rounds of 10 s
-    python3 bench/load.py --smoke               # CI: SQLite, 1 round of 2 s, checks answers only
+    python3 bench/load.py --smoke --profile debug   # CI: SQLite, 1 round of 2 s: the harness runs
 
 Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, psql and a server at
 $BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432). Figures are never asserted.
@@ -34,10 +34,11 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROFILE = "release"
 TARGET = os.path.join(ROOT, "target", "bench")
 SERVERS = {
-    "baseline": os.path.join(ROOT, "target", "release", "persisted-model-baseline"),
-    "framework": os.path.join(ROOT, "target", "release", "examples", "store"),
+    "baseline": os.path.join(ROOT, "target", "{profile}", "persisted-model-baseline"),
+    "framework": os.path.join(ROOT, "target", "{profile}", "examples", "store"),
 }
 S2_FILTER = {"where": {"price": {"gt": 50}, "inStock": True}, "order": "price DESC", "limit": 20}
 S6_FILTER = {"include": "category", "limit": 50}
@@ -160,7 +161,7 @@ def start(name, url, port):
         raise SystemExit(f"port {port} is taken: another server is running")
     env = dict(os.environ, DATABASE_URL=url, PORT=str(port), HOST="127.0.0.1", RUST_LOG="warn")
     log = open(os.path.join(TARGET, f"{name}.log"), "a")
-    proc = subprocess.Popen(pin(1) + [SERVERS[name]], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(pin(1) + [SERVERS[name].format(profile=PROFILE)], env=env, stdout=log, stderr=log)
     for _ in range(100):
         if proc.poll() is not None:
             raise SystemExit(f"{name} exited at start; see {TARGET}/{name}.log")
@@ -348,15 +349,20 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--smoke", action="store_true", help="SQLite, one short round: checks the harness runs")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--profile", choices=["release", "debug"], default="release",
+                        help="debug builds only check the harness (CI); figures need release")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     if args.smoke:
         args.backends, args.rounds, args.duration = "sqlite", 1, 2
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
     os.makedirs(TARGET, exist_ok=True)
     if not args.no_build:
+        release = ["--release"] if PROFILE == "release" else []
         for what in (["-p", "persisted-model-examples", "--example", "store"], ["-p", "persisted-model-baseline"]):
-            subprocess.run(["cargo", "build", "--release", "-q", *what], cwd=ROOT, check=True)
+            subprocess.run(["cargo", "build", *release, "-q", *what], cwd=ROOT, check=True)
     pg_base = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
     print(f"machine: {os.cpu_count()} CPUs ({cpus()} usable); wrk on CPU 0, servers on CPU 1"
           if cpus() >= 2 else "machine: 1 CPU; nothing pinned")
