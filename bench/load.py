@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,9 +47,6 @@ S6_FILTER = {"include": "category", "limit": 50}
 
 def q(value):
     return urllib.parse.quote(json.dumps(value, separators=(",", ":")))
-
-
-import urllib.parse  # noqa: E402  (used by q)
 
 SCENARIOS = [
     ("S1", "GET /api/Products/{random id}"),
@@ -213,9 +211,9 @@ def lua(scenario, toks):
         body = ('return wrk.format("POST", "/api/Products", {Authorization = token(), ["Content-Type"] = '
                 '"application/json"}, \'{"name":"Bench","price":12.5,"inStock":true,'
                 '"releasedAt":"2020-01-15T10:00:00.000Z","categoryId\":\' .. math.random(100) .. \'}\')')
+    # No `response` callback: it would make wrk run Lua for every answer. wrk counts the
+    # answers that are not 2xx/3xx itself.
     lines.append("request = function() " + body + " end")
-    lines.append("response = function(status) if status ~= 200 then errors_seen = (errors_seen or 0) + 1 end end")
-    lines.append("done = function(summary) io.write(string.format(\"non200 %d\\n\", summary.errors.status)) end")
     path = os.path.join(TARGET, f"{scenario}.lua")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -242,7 +240,7 @@ def wrk(port, script, duration, connections):
         "p50": to_ms((re.search(r"50%\s+(\S+)", out) or [None, "?"])[1]),
         "p99": to_ms((re.search(r"99%\s+(\S+)", out) or [None, "?"])[1]),
         "requests": total,
-        "non200": int(re.search(r"non200 (\d+)", out).group(1)) + int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1]),
+        "non200": int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [None, 0])[1]),
     }
 
 

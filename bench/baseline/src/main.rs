@@ -170,6 +170,23 @@ struct Query {
     where_: Option<String>,
 }
 
+/// Binds the values of `where_sql`, in its order, to a query of any kind.
+macro_rules! bind_where {
+    ($query:expr, $prices:expr, $in_stock:expr, $category:expr) => {{
+        let mut query = $query;
+        for price in &$prices {
+            query = query.bind(*price);
+        }
+        if let Some(s) = $in_stock {
+            query = query.bind(s);
+        }
+        if let Some(c) = $category {
+            query = query.bind(c);
+        }
+        query
+    }};
+}
+
 /// `WHERE` text and its values in order.
 fn where_sql(w: &Where) -> (String, Vec<f64>, Option<bool>, Option<i32>) {
     let mut parts = Vec::new();
@@ -208,16 +225,7 @@ async fn find(db: web::Data<Db>, req: HttpRequest, q: web::Query<Query>) -> Answ
     let sql = format!("SELECT {PRODUCT_COLUMNS} FROM product{where_text}{order} LIMIT {limit}");
     let mut rows: Vec<Map<String, Value>> = on!(db.get_ref(), |p| {
         // Built from fixed fragments; every value is bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-        for price in &prices {
-            query = query.bind(*price);
-        }
-        if let Some(s) = in_stock {
-            query = query.bind(s);
-        }
-        if let Some(c) = category {
-            query = query.bind(c);
-        }
+        let query = bind_where!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), prices, in_stock, category);
         query.fetch_all(p).await?.iter().map(product_json).collect::<Result<_, _>>()?
     });
     match filter.include.as_deref() {
@@ -263,17 +271,9 @@ async fn count(db: web::Data<Db>, req: HttpRequest, q: web::Query<Query>) -> Ans
     let (where_text, prices, in_stock, category) = where_sql(&w);
     let sql = format!("SELECT COUNT(*) FROM product{where_text}");
     let n: i64 = on!(db.get_ref(), |p| {
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
-        for price in &prices {
-            query = query.bind(*price);
-        }
-        if let Some(s) = in_stock {
-            query = query.bind(s);
-        }
-        if let Some(c) = category {
-            query = query.bind(c);
-        }
-        query.fetch_one(p).await?
+        bind_where!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())), prices, in_stock, category)
+            .fetch_one(p)
+            .await?
     });
     Ok(ok(&json!({ "count": n })))
 }

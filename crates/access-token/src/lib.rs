@@ -306,7 +306,7 @@ fn model_shapes(models: &persisted_model::ModelRegistry) -> Vec<String> {
         // The user model is the one marked as such, the token model its `accessTokens`
         // target, whatever their names.
         let found = match model {
-            USER_MODEL => models.iter().find(|m| m.definition().settings.user_model),
+            USER_MODEL => user_model(models),
             _ => models.get(token_model_name(models)),
         };
         let Some(def) = found.map(|m| m.definition()) else { continue };
@@ -322,14 +322,15 @@ fn model_shapes(models: &persisted_model::ModelRegistry) -> Vec<String> {
     out
 }
 
+/// The user model: the one marked as such (`settings.user_model`), whatever its name.
+pub(crate) fn user_model(models: &persisted_model::ModelRegistry) -> Option<&ModelHandle> {
+    models.iter().find(|m| m.definition().settings.user_model)
+}
+
 /// The token model: the target of the user model's `accessTokens` relation, as LoopBack finds
 /// it (an application's token model may have another name than `AccessToken`).
 pub(crate) fn token_model_name(models: &persisted_model::ModelRegistry) -> &str {
-    models
-        .iter()
-        .find(|m| m.definition().settings.user_model)
-        .and_then(|u| u.definition().relation("accessTokens"))
-        .map_or(TOKEN_MODEL, |r| r.model.as_str())
+    user_model(models).and_then(|u| u.definition().relation("accessTokens")).map_or(TOKEN_MODEL, |r| r.model.as_str())
 }
 
 /// Deletes a user's tokens, except `keep` (the fingerprint of the request's own token).

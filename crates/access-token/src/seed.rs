@@ -7,10 +7,7 @@ use serde_json::{Value, json};
 /// Creates a user (the password is hashed as for `POST /Users`); returns its id.
 pub async fn create_user(api: &RestApi, email: &str, password: &str) -> Result<Value, Error> {
     let state = api.state();
-    let model = state
-        .registry
-        .iter()
-        .find(|m| m.definition().settings.user_model)
+    let model = crate::user_model(&state.registry)
         .map(|m| m.definition().name.clone())
         .ok_or_else(|| Error::Internal("no user model is registered".into()))?;
     let users =

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use persisted_model::acl::AclEntry;
 use persisted_model::{
-    DefaultValue, IntegerWidth, ModelDefinition, Property, PropertyType, Relation, RelationKind, pluralize,
+    DefaultValue, IntegerWidth, Layout, ModelDefinition, Property, PropertyType, Relation, RelationKind, pluralize,
 };
 use sea_orm::DbBackend;
 use serde::Deserialize;
@@ -207,10 +207,11 @@ impl ModelFile {
         let name = &self.name;
         let mut warnings = Vec::new();
         let mut problems = Vec::new();
-        let lb_name = |s: &str| if backend == DbBackend::Postgres { s.to_lowercase() } else { s.to_owned() };
-        let mut def = ModelDefinition::new(name.clone(), self.table(backend).unwrap_or_else(|| lb_name(name)));
-        let explicit_names = self.table(backend).is_some();
-        let mut fixed = explicit_names;
+        let lb_name = |s: &str| Layout::LoopBack3.storage_name(s, backend);
+        let table = self.table(backend);
+        // Names the file gives are final; the others are LoopBack's (`Layout::LoopBack3`).
+        let mut fixed = table.is_some();
+        let mut def = ModelDefinition::new(name.clone(), table.unwrap_or_else(|| lb_name(name)));
         for (prop_name, spec) in &self.properties {
             let spec = match PropertySpec::deserialize(spec) {
                 Ok(spec) => spec,
@@ -362,9 +363,8 @@ impl ModelFile {
         public: bool,
     ) -> Result<Converted, Vec<String>> {
         let own = self.convert(backend, public)?;
-        let lb_name = |s: &str| if backend == DbBackend::Postgres { s.to_lowercase() } else { s.to_owned() };
         for p in &mut def.properties {
-            p.column = lb_name(&p.name);
+            p.column = Layout::LoopBack3.storage_name(&p.name, backend);
         }
         def.name = own.definition.name.clone();
         def.plural = own.definition.plural.clone();

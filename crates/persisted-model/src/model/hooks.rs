@@ -145,12 +145,14 @@ impl SaveEvent {
 
     /// The stored instance before the update as the model's type (updates of one instance).
     pub fn current_as<M: serde::de::DeserializeOwned>(&self) -> Option<Result<M, Error>> {
-        let current = self.current.as_ref()?;
-        Some(
-            M::deserialize(&Value::Object(current.clone()))
-                .map_err(|e| Error::Internal(format!("the stored instance does not fit its type: {e}"))),
-        )
+        self.current.as_ref().map(stored_as)
     }
+}
+
+/// A stored row as the model's Rust type.
+pub(crate) fn stored_as<M: serde::de::DeserializeOwned>(row: &Instance) -> Result<M, Error> {
+    M::deserialize(&Value::Object(row.clone()))
+        .map_err(|e| Error::Internal(format!("the stored instance does not fit its type: {e}")))
 }
 
 /// Writes an `ActiveModel` into JSON data: `Set` values replace the data's, `NotSet` ones are

@@ -29,10 +29,18 @@ impl Layout {
         if self == Layout::AsDeclared || model.settings.fixed_storage_names {
             return;
         }
-        let name = |s: &str| if backend == DbBackend::Postgres { s.to_lowercase() } else { s.to_owned() };
-        model.table = name(&model.name);
+        model.table = self.storage_name(&model.name, backend);
         for p in &mut model.properties {
-            p.column = name(&p.name);
+            p.column = self.storage_name(&p.name, backend);
+        }
+    }
+
+    /// The table or column name this layout gives a model or property named `name` on
+    /// `backend` (LoopBack 3: folded to lower case on PostgreSQL; as declared otherwise).
+    pub fn storage_name(self, name: &str, backend: DbBackend) -> String {
+        match (self, backend) {
+            (Layout::LoopBack3, DbBackend::Postgres) => name.to_lowercase(),
+            _ => name.to_owned(),
         }
     }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::hooks::{CallContext, Instance, ModelHooks, SaveEvent, write_active_model};
+use super::hooks::{CallContext, Instance, ModelHooks, SaveEvent, stored_as, write_active_model};
 use crate::error::Error;
 use crate::filter::Where;
 
@@ -206,7 +206,7 @@ impl<H: TypedHooks> ModelHooks for Typed<H> {
     }
 
     async fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        let current = event.current.as_ref().map(to_model::<H::Model>).transpose()?;
+        let current = event.current.as_ref().map(stored_as::<H::Model>).transpose()?;
         let mut change = Change {
             is_new: event.is_new,
             data: H::Model::active_from_json(&event.data)?,
@@ -223,7 +223,7 @@ impl<H: TypedHooks> ModelHooks for Typed<H> {
     }
 
     async fn after_save(&self, ctx: &CallContext<'_>, instance: &Instance, is_new: bool) -> Result<(), Error> {
-        self.0.after_save(ctx, &to_model::<H::Model>(instance)?, is_new).await
+        self.0.after_save(ctx, &stored_as::<H::Model>(instance)?, is_new).await
     }
 
     async fn before_delete(&self, ctx: &CallContext<'_>, where_: &Where) -> Result<(), Error> {
@@ -237,10 +237,4 @@ impl<H: TypedHooks> ModelHooks for Typed<H> {
     async fn loaded(&self, ctx: &CallContext<'_>, instance: &mut Instance) -> Result<(), Error> {
         self.0.loaded(ctx, instance).await
     }
-}
-
-/// A stored row as the model's type.
-fn to_model<M: DeserializeOwned>(row: &Instance) -> Result<M, Error> {
-    M::deserialize(&Value::Object(row.clone()))
-        .map_err(|e| Error::Internal(format!("the stored instance does not fit its type: {e}")))
 }

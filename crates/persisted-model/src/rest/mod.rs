@@ -761,11 +761,7 @@ impl RestApiBuilder {
         let tables =
             crate::store::schema::Tables::read(&self.db, &names.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         let mut problems = Vec::new();
-        self.registry.map(|m| {
-            let mut def = m.definition().clone();
-            tables.fit(&mut def, &mut problems);
-            m.map_definition(|d| *d = def)
-        });
+        self.registry.map(|m| m.map_definition(|d| tables.fit(d, &mut problems)));
         if problems.is_empty() { Ok(()) } else { Err(crate::Error::Configuration(problems)) }
     }
 }
