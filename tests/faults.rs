@@ -201,3 +201,34 @@ async fn check_outage(t: &TestApp, proxy: &FaultyProxy) {
         acknowledged.len()
     );
 }
+
+/// Waits until the change feed reports `status`, for at most `limit`.
+async fn feed_becomes(t: &TestApp, status: &str, limit: Duration) {
+    let started = Instant::now();
+    while t.api.changes().status() != status {
+        assert!(started.elapsed() < limit, "[{}] the change feed stayed {}", t.backend, t.api.changes().status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn the_change_broker_reconnects_and_caches_wait_for_it() {
+    let Ok(url) = std::env::var("TEST_POSTGRES_URL") else {
+        eprintln!("note: the change broker fault test needs TEST_POSTGRES_URL; skipped");
+        return;
+    };
+    let proxy = FaultyProxy::start(upstream_of(&url));
+    let proxied = Backend { name: "postgres", url: via(&url, proxy.addr) };
+    let t = TestApp::build_with(&proxied, &Settings::default()).await;
+    feed_becomes(&t, "connected", Duration::from_secs(10)).await;
+    assert!(t.api.changes().is_complete());
+    proxy.cut();
+    // The listening connection notices at once (the proxy closes it), and from then on the
+    // feed is incomplete: token caches are emptied and bypassed.
+    feed_becomes(&t, "disconnected", Duration::from_secs(20)).await;
+    assert!(!t.api.changes().is_complete());
+    proxy.restore();
+    feed_becomes(&t, "connected", Duration::from_secs(20)).await;
+    assert!(t.api.changes().is_complete());
+    t.drop_tables().await;
+}

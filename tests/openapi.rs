@@ -78,6 +78,11 @@ async fn every_documented_operation_is_mounted_and_every_route_documented() {
         let documented = operations(&doc);
         for (method, path) in &documented {
             let uri = path.replace("{id}", "1").replace("{fk}", "1");
+            if uri.ends_with("/change-stream") {
+                // A stream never ends: only its answer is checked.
+                assert_ne!(t.subscribe(None, &uri).await.status, StatusCode::NOT_FOUND, "{method} {path}");
+                continue;
+            }
             let res = t.call(method.clone(), &uri, None).await;
             let message = res.message();
             assert!(

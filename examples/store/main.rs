@@ -90,7 +90,8 @@ async fn main() -> std::io::Result<()> {
 
     tracing::info!("store listening on http://{host}:{port}/api (explorer: http://{host}:{port}/explorer/)");
     // actix-web stops gracefully on Ctrl-C and SIGTERM: in-flight requests finish first.
-    HttpServer::new(move || {
+    let changes = api.changes().clone();
+    let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(log_request))
             .service(api.health())
@@ -99,6 +100,38 @@ async fn main() -> std::io::Result<()> {
             .default_service(web::to(url_not_found))
     })
     .bind((host.as_str(), port))?
-    .run()
-    .await
+    .disable_signals()
+    .run();
+    // On Ctrl-C or SIGTERM: end the change streams (they would hold the graceful shutdown
+    // open), then stop accepting and finish the requests in flight.
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        changes.close();
+        handle.stop(true).await;
+    });
+    server.await
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

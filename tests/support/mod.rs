@@ -280,6 +280,21 @@ impl TestApp {
         Resp { status, content_type, body, raw, retry_after }
     }
 
+    /// Opens a change stream (a GET with an optional token) and keeps its body open to read
+    /// events from as they come.
+    pub async fn subscribe(&self, token: Option<&str>, uri: &str) -> EventStream {
+        let app = test::init_service(App::new().service(self.api.scope("/api"))).await;
+        let mut req = test::TestRequest::get().uri(uri).insert_header((header::ACCEPT, "text/event-stream"));
+        if let Some(token) = token {
+            req = req.insert_header((header::AUTHORIZATION, token));
+        }
+        let res = test::call_service(&app, req.to_request()).await;
+        let status = res.status();
+        let content_type =
+            res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        EventStream { status, content_type, body: Some(res.into_body()), buffer: String::new() }
+    }
+
     /// The status of a GET with a token.
     pub async fn get_as(&self, token: &str, uri: &str) -> StatusCode {
         self.call_as(token, Method::GET, uri, None).await.status
@@ -356,5 +371,56 @@ pub fn redact_ids(value: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact_ids).collect()),
         other => other.clone(),
+    }
+}
+
+/// An open change stream's body, read frame by frame.
+pub struct EventStream {
+    pub status: StatusCode,
+    pub content_type: String,
+    body: Option<actix_web::body::BoxBody>,
+    buffer: String,
+}
+
+impl EventStream {
+    /// The frames (comments dropped) that arrive until the stream has been quiet for `quiet`
+    /// after the last one, or `wait` has passed, or it ends.
+    pub async fn frames(&mut self, wait: std::time::Duration, quiet: std::time::Duration) -> Vec<String> {
+        use actix_web::body::MessageBody;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut out = Vec::new();
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let frame = frame.trim_end().to_owned();
+                if !frame.starts_with(':') {
+                    out.push(frame);
+                }
+            }
+            let Some(body) = self.body.as_mut() else { return out };
+            let limit = if out.is_empty() { deadline } else { (tokio::time::Instant::now() + quiet).min(deadline) };
+            let next =
+                tokio::time::timeout_at(limit, std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_next(cx)));
+            match next.await {
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Some(Err(_))) | Ok(None) => self.body = None,
+                Err(_) => return out,
+            }
+        }
+    }
+
+    /// The JSON of each `event: data` frame among [`frames`](Self::frames).
+    pub async fn events(&mut self, wait: std::time::Duration) -> Vec<Value> {
+        self.frames(wait, std::time::Duration::from_millis(150))
+            .await
+            .iter()
+            .filter_map(|f| f.strip_prefix("event: data\ndata: "))
+            .map(|d| serde_json::from_str(d).expect("event JSON"))
+            .collect()
+    }
+
+    /// Whether the body has ended.
+    pub fn ended(&self) -> bool {
+        self.body.is_none()
     }
 }

@@ -2,10 +2,16 @@
 //!
 //! Correctness first (security rule 4: revocation takes effect at once): every change to any
 //! token (save or delete, through any hook path) bumps the cache's generation, before the
-//! write and again after its commit, and entries from an older generation are ignored. That is only complete when this process makes every
-//! token change, so the cache is used only on SQLite (an embedded database, one server
-//! process); on PostgreSQL and MySQL, where many processes share the database, every request
-//! checks the table.
+//! write and again after its commit, and entries from an older generation are ignored.
+//!
+//! Other processes' token changes arrive through the change feed
+//! ([`persisted_model::changes`]): an update or delete of any token, in any process, empties
+//! the cache, and a token write is answered only once the broker has carried it to every
+//! process. The cache is used only while the feed is complete: on SQLite (one process), or
+//! while the broker is connected (PostgreSQL `LISTEN`/`NOTIFY`, Redis). When the broker's
+//! connection is lost the cache is emptied and bypassed until it is back. As a last guard, an
+//! entry is served for at most [`MAX_AGE`], so a change the broker failed to carry is seen
+//! within that time.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,6 +23,9 @@ use serde_json::Value;
 /// Entries kept at most; the cache starts over when full.
 const CAPACITY: usize = 10_000;
 
+/// How long an entry is served before the table is read again.
+pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What a request needs from a token row.
 #[derive(Debug, Clone)]
 pub(crate) struct Cached {
@@ -25,6 +34,7 @@ pub(crate) struct Cached {
     /// `None`: eternal.
     pub(crate) expires_at: Option<DateTime<Utc>>,
     generation: u64,
+    cached_at: std::time::Instant,
 }
 
 impl Cached {
@@ -34,7 +44,7 @@ impl Cached {
         expires_at: Option<DateTime<Utc>>,
         generation: u64,
     ) -> Self {
-        Self { user_id, scopes, expires_at, generation }
+        Self { user_id, scopes, expires_at, generation, cached_at: std::time::Instant::now() }
     }
 }
 
@@ -64,7 +74,9 @@ impl TokenCache {
     pub(crate) fn get(&self, id: &str) -> Option<Cached> {
         let entries = self.entries.lock().ok()?;
         let hit = entries.get(id)?;
-        let fresh = hit.generation == self.generation() && hit.expires_at.is_none_or(|t| Utc::now() < t);
+        let fresh = hit.generation == self.generation()
+            && hit.cached_at.elapsed() < MAX_AGE
+            && hit.expires_at.is_none_or(|t| Utc::now() < t);
         fresh.then(|| hit.clone())
     }
 

@@ -5,7 +5,9 @@
 //! request (`access_token` query, `X-Access-Token`, `Authorization`), expiry, and static roles.
 //!
 //! Tokens are 64 alphanumeric characters from the OS CSPRNG, shown once and stored as SHA-256
-//! fingerprints; every token check is one query, so a logout or revocation takes effect at
+//! fingerprints. Valid tokens are cached per process while the change feed carries every
+//! process's token changes (SQLite, or a connected broker: see `cache`); a logout or
+//! revocation is answered once every process has dropped the token, so it takes effect at
 //! once on every server sharing the database.
 //!
 //! ```no_run
@@ -174,8 +176,9 @@ impl AccessTokens {
         self
     }
 
-    /// Turn off the per-process token cache (on by default, used on SQLite only: see the
-    /// `cache` module). Turn it off when several processes write one SQLite file.
+    /// Turn off the per-process token cache (on by default; used while the change feed is
+    /// complete: on SQLite, or with a connected change broker). Turn it off when several
+    /// processes write one SQLite file, or when tokens are changed outside the API.
     pub fn token_cache(mut self, yes: bool) -> Self {
         self.no_token_cache = !yes;
         self
@@ -223,6 +226,19 @@ impl AccessTokens {
             cache: cache.clone(),
         };
         let user_name = user.definition().name.clone();
+        // Any process's change to a token (a logout, a revocation, a password change deleting
+        // the user's tokens) empties the cache, as does a possible loss of changes.
+        let feed_cache = cache.clone();
+        let watched = token_name.clone();
+        let builder = builder.on_change(move |notice| match notice {
+            persisted_model::Notice::Change(c)
+                if c.model == watched && c.kind != persisted_model::ChangeKind::Create =>
+            {
+                feed_cache.invalidate();
+            }
+            persisted_model::Notice::Change(_) => {}
+            persisted_model::Notice::MayHaveMissed => feed_cache.invalidate(),
+        });
         let token_authenticator = TokenAuthenticator {
             user_model: user_name.clone(),
             token_model: token_name.clone(),
@@ -248,6 +264,8 @@ impl AccessTokens {
                 if d.acls.is_empty() {
                     d.acls = access_token::default_acls_for(&d.name);
                 }
+                // A token write is answered once every process has heard of it.
+                d.settings.confirm_changes = true;
                 if let Some(p) = token_path {
                     d.path = p;
                 }

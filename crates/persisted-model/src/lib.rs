@@ -44,6 +44,7 @@
 extern crate self as persisted_model;
 
 mod access;
+pub mod changes;
 mod connection;
 mod database;
 mod error;
@@ -62,6 +63,11 @@ pub mod testing;
 
 #[doc(inline)]
 pub use access::{AclSource, Authenticator, BoxFuture, RoleFn, RoleSource, caller_of};
+#[cfg(feature = "redis")]
+#[doc(inline)]
+pub use changes::RedisBroker;
+#[doc(inline)]
+pub use changes::{ChangeBroker, ChangeFeed, ChangeKind, ModelChange, Notice, PostgresBroker};
 #[doc(inline)]
 pub use connection::Db;
 #[doc(inline)]

@@ -330,6 +330,34 @@ fn parts(state: &RestState, model: &ModelDefinition, m: &RemoteMethod, path: &st
             responses.push(("200", ok(schema_ref("Count"))));
         }
         Operation::DeleteById => responses.push(("200", ok(schema_ref("Count")))),
+        Operation::ChangeStream => {
+            let options = ObjectBuilder::new()
+                .property("where", schema_ref(&where_))
+                .property("fields", array_of(of_type(Type::String)))
+                .description(Some("Which changes to send (where) and which properties to show (fields)."));
+            params.push(
+                ParameterBuilder::new()
+                    .name("options")
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some("Options: where and fields (for POST, also the body's `options`)."))
+                    .content("application/json", json_content(options))
+                    .build(),
+            );
+            let event = ObjectBuilder::new()
+                .property("target", of_type(Type::Object).description(Some("The instance's id, when known.")))
+                .property("where", schema_ref(&where_))
+                .property("data", schema_ref(name))
+                .property("type", of_type(Type::String).enum_values(Some(["create", "update", "remove"])))
+                .required("type");
+            responses.push((
+                "200",
+                ResponseBuilder::new()
+                    .description("Server-Sent Events: `event: data` with one change each, `event: end` on shutdown")
+                    .content("text/event-stream", json_content(event))
+                    .build(),
+            ));
+        }
         Operation::Relation { relation, op } => {
             relation_parts(state, model, relation, *op, path, &mut params, &mut request_body, &mut responses);
         }

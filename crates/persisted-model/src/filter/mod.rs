@@ -4,14 +4,17 @@
 mod ast;
 mod error;
 mod limits;
+mod matches;
 mod parse;
 mod query_string;
 mod regex_dialect;
 mod to_sea_query;
+mod where_json;
 
 pub use ast::{Filter, Include, Op, Order, Regex, Where};
 pub use error::FilterError;
 pub use limits::FilterLimits;
+pub use matches::matches;
 pub use parse::{FilterUse, ModelLookup, parse_filter, parse_where};
 pub use query_string::QueryParams;
 pub use regex_dialect::portable_pattern;

@@ -42,6 +42,8 @@ pub struct CallContext<'a> {
     /// Server code acting as the system inside a request ([`Store::as_system`]): a remote
     /// method that has checked what it needed (login checked the password).
     pub(crate) system: bool,
+    /// The process's change feed: committed writes are published on it.
+    pub(crate) changes: &'a crate::changes::ChangeFeed,
 }
 
 impl<'a> CallContext<'a> {

@@ -190,6 +190,24 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
             }
             Ok(json_ok(&json!({ "count": count })))
         }
+        Operation::ChangeStream => {
+            let query = object_argument(&args.params, "options", &state.limits)?;
+            let (where_, fields) = crate::changes::stream::options(state, def, query, &body)?;
+            authorize(None).await?;
+            // The subscriber's row rule is taken once, as a find would take it now.
+            let mut row_rule = None;
+            model.hooks().access(&store.call, &mut row_rule).await?;
+            let subscription = crate::changes::stream::Subscription {
+                state: data.clone(),
+                model: model.clone(),
+                request: req.clone(),
+                caller,
+                row_rule,
+                where_,
+                fields,
+            };
+            Ok(subscription.respond())
+        }
         Operation::Relation { relation, op } => {
             let parent = (raw_id.as_str(), id.clone());
             let names = (method.name.as_str(), relation.as_str());

@@ -50,6 +50,10 @@ pub struct RestState {
     /// Answer every denial with 401, as LoopBack 3 did by default (off: 403 when authenticated).
     pub deny_with_401: bool,
     pub(crate) openapi_info: crate::openapi::OpenApiInfo,
+    /// The process's change feed (change streams, caches that other processes' writes void).
+    pub changes: crate::changes::ChangeFeed,
+    /// How often an idle change stream sends a keep-alive comment.
+    pub keep_alive: std::time::Duration,
     /// The generated document, made once per REST root (every worker mounts the explorer).
     openapi_cache: std::sync::Mutex<Vec<(String, utoipa::openapi::OpenApi)>>,
 }
@@ -127,6 +131,19 @@ pub struct RestApiBuilder {
     layout: crate::Layout,
     checks: Vec<RegistryCheck>,
     omit_nulls: bool,
+    broker: BrokerChoice,
+    change_listeners: Vec<crate::changes::FeedListener>,
+    keep_alive: std::time::Duration,
+}
+
+/// Which change broker `build()` starts.
+enum BrokerChoice {
+    /// PostgreSQL's own on PostgreSQL; Redis on MySQL when `REDIS_URL` is set.
+    Automatic,
+    /// The application's.
+    Given(Arc<dyn crate::changes::ChangeBroker>),
+    /// None: changes reach this process's streams only.
+    Off,
 }
 
 /// A check of the whole registry that a crate adds to `build()` (access-token checks the
@@ -164,7 +181,16 @@ impl RestApi {
             layout: crate::Layout::AsDeclared,
             checks: Vec::new(),
             omit_nulls: false,
+            broker: BrokerChoice::Automatic,
+            change_listeners: Vec::new(),
+            keep_alive: crate::changes::DEFAULT_KEEP_ALIVE,
         }
+    }
+
+    /// The process's change feed: subscribe to every committed change, or close it on
+    /// shutdown so that change streams end.
+    pub fn changes(&self) -> &crate::changes::ChangeFeed {
+        &self.state.changes
     }
 
     /// Typed data access to a registered model for server code, with the same hooks,
@@ -243,7 +269,8 @@ impl RestApi {
 
     /// `GET /healthz` (200 while the process serves requests) and `GET /readyz` (200 when the
     /// database answers a ping, else 503 `SERVICE_UNAVAILABLE` with `Retry-After`), for load
-    /// balancers and orchestrators. Mount it at the app's root.
+    /// balancers and orchestrators. `/readyz` also names the change broker's state
+    /// (`"changes": "local" | "connected" | "disconnected"`). Mount it at the app's root.
     pub fn health(&self) -> impl actix_web::dev::HttpServiceFactory + use<> {
         let state = self.state.clone();
         let healthz = web::resource("/healthz")
@@ -251,8 +278,11 @@ impl RestApi {
         let readyz = web::resource("/readyz").route(web::get().to(move || {
             let state = state.clone();
             async move {
+                let changes = state.changes.status();
                 match state.db.ping().await {
-                    Ok(()) => Ok(handlers::json_ok(&serde_json::json!({ "status": "ok", "database": "ok" }))),
+                    Ok(()) => Ok(handlers::json_ok(
+                        &serde_json::json!({ "status": "ok", "database": "ok", "changes": changes }),
+                    )),
                     Err(e) => Err(crate::Error::Unavailable(Box::new(e))),
                 }
             }
@@ -687,6 +717,36 @@ impl RestApiBuilder {
         self
     }
 
+    /// The broker that carries changes between the server processes sharing the database
+    /// (see [`changes`](crate::changes)). By default: PostgreSQL's `LISTEN`/`NOTIFY` on
+    /// PostgreSQL, Redis pub/sub on MySQL/MariaDB when `REDIS_URL` is set (feature `redis`),
+    /// none on SQLite.
+    pub fn change_broker(mut self, broker: impl crate::changes::ChangeBroker) -> Self {
+        self.broker = BrokerChoice::Given(Arc::new(broker));
+        self
+    }
+
+    /// No change broker: change streams see this process's writes only, and caches of rows
+    /// other processes may change (tokens) are off unless the database is SQLite.
+    pub fn without_change_broker(mut self) -> Self {
+        self.broker = BrokerChoice::Off;
+        self
+    }
+
+    /// Calls `listener` with every committed change, from this process or another, and
+    /// whenever changes may have been missed; synchronously, before change streams see them.
+    /// The access-token crate drops revoked tokens from its cache this way.
+    pub fn on_change(mut self, listener: impl Fn(crate::changes::Notice<'_>) + Send + Sync + 'static) -> Self {
+        self.change_listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// How often an idle change stream sends a keep-alive comment (default 15 s).
+    pub fn change_stream_keep_alive(mut self, every: std::time::Duration) -> Self {
+        self.keep_alive = every;
+        self
+    }
+
     /// Checks the models as a whole (relation targets, keys and through models, ACL entries'
     /// models and methods, REST paths, the added checks), creates the missing tables, checks
     /// the database's tables against the models and returns the API.
@@ -694,6 +754,9 @@ impl RestApiBuilder {
     /// A configuration that does not fit together is refused with
     /// [`Error::Configuration`](crate::Error::Configuration) listing every problem, so nothing
     /// in the request path meets an unknown name or a missing column.
+    ///
+    /// On PostgreSQL (and on MySQL with a Redis broker) it starts the change broker's tasks on
+    /// the current tokio runtime.
     pub async fn build(mut self) -> crate::Result<RestApi> {
         let mut problems = crate::model::registry_problems(&self.registry, &self.acls);
         for check in &self.checks {
@@ -734,6 +797,16 @@ impl RestApiBuilder {
         for entry in self.acls {
             policy.add(entry);
         }
+        let broker = match self.broker {
+            BrokerChoice::Given(broker) => Some(broker),
+            BrokerChoice::Off => None,
+            BrokerChoice::Automatic => automatic_broker(&self.db)?,
+        };
+        let changes = crate::changes::ChangeFeed::with_listeners(
+            broker,
+            backend == sea_orm::DbBackend::Sqlite,
+            self.change_listeners,
+        );
         Ok(RestApi {
             state: Data::new(RestState {
                 db: self.db,
@@ -747,10 +820,28 @@ impl RestApiBuilder {
                 acl_sources: self.acl_sources,
                 deny_with_401: self.deny_with_401,
                 openapi_info: self.openapi_info,
+                changes,
+                keep_alive: self.keep_alive,
                 openapi_cache: Default::default(),
             }),
         })
     }
+}
+
+/// PostgreSQL's `LISTEN`/`NOTIFY` on PostgreSQL; on MySQL, Redis when `REDIS_URL` is set (and
+/// the `redis` feature is on); otherwise none.
+fn automatic_broker(db: &DatabaseConnection) -> crate::Result<Option<Arc<dyn crate::changes::ChangeBroker>>> {
+    if let Some(pg) = crate::changes::PostgresBroker::new(db) {
+        return Ok(Some(Arc::new(pg)));
+    }
+    #[cfg(feature = "redis")]
+    if db.get_database_backend() == sea_orm::DbBackend::MySql
+        && let Some(redis) = crate::changes::RedisBroker::from_env()
+    {
+        let redis = redis.map_err(|e| crate::Error::Configuration(vec![format!("REDIS_URL: {e}")]))?;
+        return Ok(Some(Arc::new(redis)));
+    }
+    Ok(None)
 }
 
 impl RestApiBuilder {

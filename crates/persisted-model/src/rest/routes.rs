@@ -30,7 +30,8 @@ fn reads_body(op: &Operation) -> bool {
         | Operation::UpsertWithWhere
         | Operation::ReplaceById
         | Operation::UpdateAll
-        | Operation::PatchAttributes => true,
+        | Operation::PatchAttributes
+        | Operation::ChangeStream => true,
         Operation::Relation { op, .. } => {
             matches!(op, RelationOp::Create | RelationOp::Update | RelationOp::UpdateById | RelationOp::Link)
         }

@@ -20,6 +20,9 @@ use crate::model::{CallContext, Instance, ModelDefinition, ModelHandle, ModelReg
 use crate::value::id_text;
 use unique::write_error;
 
+/// The most removed rows a delete reads first for the change feed.
+const REMOVED_ROWS_KEPT: u64 = 1_000;
+
 /// Everything an operation needs: the connection, the models, and the call.
 #[derive(Clone)]
 pub struct Store<'a> {
@@ -59,6 +62,7 @@ impl<'a> Store<'a> {
                 limits: &state.limits,
                 caller: None,
                 system: false,
+                changes: &state.changes,
             },
             limits: &state.limits,
             keep_hidden: false,
@@ -107,6 +111,8 @@ impl<'a> Store<'a> {
         match result {
             Ok(value) => {
                 txn.commit().await?;
+                // A revocation (a token's change) is answered once every process knows it.
+                self.call.changes.confirmed().await;
                 Ok(value)
             }
             Err(e) => {
@@ -131,6 +137,13 @@ impl<'a> Store<'a> {
             instance.insert(key.clone(), named.clone());
         }
         instance
+    }
+
+    /// Publishes `change` once the write commits (at once outside a transaction).
+    fn emit(&self, change: crate::changes::ModelChange) {
+        let feed = self.call.changes.clone();
+        let confirm = self.def().settings.confirm_changes;
+        self.db.on_commit(move || feed.publish(change, confirm));
     }
 
     async fn access(&self, mut where_: Option<Where>) -> Result<Option<Where>> {
@@ -240,6 +253,7 @@ impl<'a> Store<'a> {
             .await
             .map_err(|e| write_error(self.def(), &event.data, e))?;
         self.model.hooks().after_save(&self.call, &stored, true).await?;
+        self.emit(crate::changes::ModelChange::created(self.def(), &stored));
         Ok(event.shown_over(self.present(stored, &Filter::default()).await?))
     }
 
@@ -330,6 +344,7 @@ impl<'a> Store<'a> {
             .await?
             .ok_or_else(|| Error::not_found(format!("could not find a model with id {}", id_text(id))))?;
         self.model.hooks().after_save(&self.call, &stored, false).await?;
+        self.emit(crate::changes::ModelChange::updated(self.def(), &stored));
         Ok(event.shown_over(self.present(stored, &Filter::default()).await?))
     }
 
@@ -446,8 +461,15 @@ impl<'a> Store<'a> {
         self.transaction(async |s| {
             let where_ = s.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("delete requires a where"))?;
             s.model.hooks().before_delete(&s.call, &where_).await?;
+            // The rows as they were, so that change streams show a remove only to subscribers
+            // who could read the row; past a bound, the change names the where alone.
+            let bound =
+                Filter { where_: Some(where_.clone()), limit: Some(REMOVED_ROWS_KEPT + 1), ..Filter::default() };
+            let mut removed = sql::find(&s.db, s.def(), &bound).await?;
             let n = sql::delete(&s.db, s.def(), &where_).await?;
             s.model.hooks().after_delete(&s.call, &where_, n).await?;
+            let removed = (removed.len() as u64 <= REMOVED_ROWS_KEPT).then(|| std::mem::take(&mut removed));
+            s.emit(crate::changes::ModelChange::removed(s.def(), &where_, removed));
             Ok(n)
         })
         .await
@@ -461,9 +483,11 @@ impl<'a> Store<'a> {
     async fn update_rows(&self, where_: Where, data: Instance) -> Result<u64> {
         let mut event = SaveEvent::new(false, data, None, Some(where_.clone()));
         self.model.hooks().before_save(&self.call, &mut event).await?;
-        sql::update(&self.db, self.def(), &where_, &event.data)
+        let n = sql::update(&self.db, self.def(), &where_, &event.data)
             .await
-            .map_err(|e| write_error(self.def(), &event.data, e))
+            .map_err(|e| write_error(self.def(), &event.data, e))?;
+        self.emit(crate::changes::ModelChange::updated_where(self.def(), &where_, &event.data));
+        Ok(n)
     }
 
     async fn present_all(&self, rows: Vec<Instance>, filter: &Filter) -> Result<Vec<Instance>> {

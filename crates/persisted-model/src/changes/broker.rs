@@ -1,0 +1,79 @@
+//! The seam between server processes: a broker carries each process's changes to every other.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::feed::FeedInner;
+
+/// A boxed future that may move between threads (a broker's tasks run on tokio).
+pub type SendFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Carries changes between the server processes that share a database: PostgreSQL's
+/// `LISTEN`/`NOTIFY` ([`PostgresBroker`](super::PostgresBroker)), Redis pub/sub
+/// ([`RedisBroker`](super::RedisBroker)), or an application's own.
+///
+/// A broker moves opaque text messages of at most [`max_message`](Self::max_message) bytes.
+/// It must deliver every message to every process listening, the sender included (the sender
+/// learns from its own copy that the others have theirs), and call [`Inbox::lost`] whenever
+/// messages may have been missed: token caches are dropped and kept off until
+/// [`Inbox::connected`] is called again.
+pub trait ChangeBroker: Send + Sync + 'static {
+    /// Sends one message to every listening process.
+    fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>>;
+
+    /// Delivers every process's messages to `inbox` until [`Inbox::is_closed`], connecting
+    /// again after a lost connection. Runs as a task of its own.
+    fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()>;
+
+    /// The largest message the broker carries, in bytes; a change that does not fit is sent
+    /// without its data, and receivers load the instance themselves.
+    fn max_message(&self) -> usize {
+        7_900
+    }
+}
+
+/// A broker's failure to publish or listen.
+#[derive(Debug, thiserror::Error)]
+#[error("change broker: {0}")]
+pub struct BrokerError(pub String);
+
+/// Where a broker delivers messages, and tells of its connection.
+#[derive(Clone)]
+pub struct Inbox {
+    pub(super) feed: Arc<FeedInner>,
+}
+
+impl Inbox {
+    /// A message from some process (this one included).
+    pub fn deliver(&self, message: &str) {
+        self.feed.receive(message);
+    }
+
+    /// The broker listens: from now on no message is missed.
+    pub fn connected(&self) {
+        self.feed.set_connected(true);
+    }
+
+    /// Messages may have been missed (a lost connection): every cache built on them is dropped
+    /// until [`connected`](Self::connected).
+    pub fn lost(&self) {
+        self.feed.set_connected(false);
+    }
+
+    /// The feed has shut down: stop listening.
+    pub fn is_closed(&self) -> bool {
+        self.feed.is_closed()
+    }
+
+    /// Resolves once the feed shuts down.
+    pub async fn closed(&self) {
+        self.feed.wait_closed().await;
+    }
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,352 @@
+//! The change feed of one process: what its writes committed, and what the broker brought from
+//! the other processes, handed to the change streams and to the caches that depend on it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+
+use super::broker::{ChangeBroker, Inbox};
+use super::change::ModelChange;
+
+/// Changes kept for subscribers that have not read them yet; a subscriber that falls further
+/// behind is dropped (its stream ends with an error event) instead of growing memory.
+pub const SUBSCRIBER_BUFFER: usize = 1_024;
+
+/// How long a write that revokes something (a token) waits for the broker to confirm that
+/// every process has heard of it.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a feed listener hears.
+#[derive(Debug, Clone, Copy)]
+pub enum Notice<'a> {
+    /// A committed change, from this process or another.
+    Change(&'a ModelChange),
+    /// Changes may have been missed (the broker's connection was lost, or is back after a
+    /// loss): anything cached on the strength of the feed must be dropped.
+    MayHaveMissed,
+}
+
+/// A function told of every change and loss, synchronously, before subscribers see them.
+pub type FeedListener = Arc<dyn Fn(Notice<'_>) + Send + Sync>;
+
+/// The process's change feed. Cheap to clone.
+#[derive(Clone)]
+pub struct ChangeFeed {
+    pub(super) inner: Arc<FeedInner>,
+}
+
+pub(crate) struct FeedInner {
+    /// This process, so that it knows its own messages when the broker brings them back.
+    process: String,
+    seq: AtomicU64,
+    local: broadcast::Sender<Arc<ModelChange>>,
+    outbox: Option<mpsc::UnboundedSender<String>>,
+    max_message: usize,
+    listeners: Vec<FeedListener>,
+    /// Without a broker: whether this process sees every write (an embedded database).
+    single_process: bool,
+    connected: AtomicBool,
+    /// The highest own message the broker brought back, and the highest one a write waits for.
+    echoed: AtomicU64,
+    awaited: AtomicU64,
+    echo: Notify,
+    closed: watch::Sender<bool>,
+}
+
+/// A change with its sender, as brokers carry it.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    #[serde(rename = "p")]
+    process: String,
+    #[serde(rename = "s")]
+    seq: u64,
+    #[serde(flatten)]
+    change: ModelChange,
+}
+
+impl ChangeFeed {
+    /// A feed without a broker: changes reach this process's subscribers only. `single_process`
+    /// says whether this process makes every write (SQLite), so that caches may rely on it.
+    pub fn local(single_process: bool) -> Self {
+        Self::with_listeners(None, single_process, Vec::new())
+    }
+
+    /// Starts a feed: with a broker, its listening and publishing tasks are spawned on the
+    /// current tokio runtime.
+    pub(crate) fn with_listeners(
+        broker: Option<Arc<dyn ChangeBroker>>,
+        single_process: bool,
+        listeners: Vec<FeedListener>,
+    ) -> Self {
+        let (local, _) = broadcast::channel(SUBSCRIBER_BUFFER);
+        let (closed, _) = watch::channel(false);
+        let (outbox, outbox_rx) = match broker {
+            Some(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let inner = Arc::new(FeedInner {
+            process: process_id(),
+            seq: AtomicU64::new(0),
+            local,
+            outbox,
+            max_message: broker.as_ref().map_or(usize::MAX, |b| b.max_message()),
+            listeners,
+            single_process,
+            connected: AtomicBool::new(false),
+            echoed: AtomicU64::new(0),
+            awaited: AtomicU64::new(0),
+            echo: Notify::new(),
+            closed,
+        });
+        if let (Some(broker), Some(outbox_rx)) = (broker, outbox_rx) {
+            tokio::spawn(Arc::clone(&broker).listen(Inbox { feed: Arc::clone(&inner) }));
+            tokio::spawn(publish_all(broker, outbox_rx, Arc::clone(&inner)));
+        }
+        Self { inner }
+    }
+
+    /// Hands a committed change to this process's subscribers and listeners, and to the
+    /// broker for the others. `confirm`: [`confirmed`](Self::confirmed) waits for it.
+    pub fn publish(&self, change: ModelChange, confirm: bool) {
+        let inner = &self.inner;
+        let seq = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let change = Arc::new(change);
+        if let Some(outbox) = &inner.outbox {
+            let message = inner.encode(seq, &change);
+            if confirm {
+                inner.awaited.fetch_max(seq, Ordering::SeqCst);
+            }
+            if outbox.send(message).is_err() {
+                tracing::warn!(target: "persisted_model::changes", "the change publisher has stopped");
+            }
+        }
+        inner.dispatch(change);
+    }
+
+    /// Waits until the broker has carried every change published with `confirm` so far to
+    /// every process (it brought this process its own copy), at most [`CONFIRM_TIMEOUT`].
+    /// Without a broker there is nobody to wait for.
+    pub async fn confirmed(&self) {
+        let inner = &self.inner;
+        let wanted = inner.awaited.load(Ordering::SeqCst);
+        if inner.outbox.is_none() || wanted <= inner.echoed.load(Ordering::SeqCst) {
+            return;
+        }
+        let wait = async {
+            loop {
+                let notified = inner.echo.notified();
+                if inner.echoed.load(Ordering::SeqCst) >= wanted || !inner.connected.load(Ordering::SeqCst) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(CONFIRM_TIMEOUT, wait).await.is_err() {
+            tracing::warn!(target: "persisted_model::changes", "the broker did not confirm a change in time");
+        }
+    }
+
+    /// Every change from now on, for one subscriber (a bounded buffer: see
+    /// [`SUBSCRIBER_BUFFER`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ModelChange>> {
+        self.inner.local.subscribe()
+    }
+
+    /// Whether every change to the database reaches this process: a broker that is connected,
+    /// or, without one, a database only this process writes (SQLite). Caches of rows other
+    /// processes may change (tokens) are used only while this holds.
+    pub fn is_complete(&self) -> bool {
+        if self.inner.outbox.is_some() {
+            self.inner.connected.load(Ordering::SeqCst)
+        } else {
+            self.inner.single_process
+        }
+    }
+
+    /// `"local"` (no broker), `"connected"` or `"disconnected"`, for health checks.
+    pub fn status(&self) -> &'static str {
+        match (self.inner.outbox.is_some(), self.inner.connected.load(Ordering::SeqCst)) {
+            (false, _) => "local",
+            (true, true) => "connected",
+            (true, false) => "disconnected",
+        }
+    }
+
+    /// Ends every change stream and stops the broker's tasks (on shutdown).
+    pub fn close(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// Resolves once the feed is closed.
+    pub async fn closed(&self) {
+        self.inner.wait_closed().await;
+    }
+}
+
+impl std::fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeFeed")
+            .field("broker", &self.inner.outbox.is_some())
+            .field("complete", &self.is_complete())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FeedInner {
+    fn encode(&self, seq: u64, change: &ModelChange) -> String {
+        let envelope = Envelope { process: self.process.clone(), seq, change: change.clone() };
+        let text = serde_json::to_string(&envelope).unwrap_or_default();
+        if text.len() <= self.max_message {
+            return text;
+        }
+        // Too large for the broker: receivers load the instance by its id.
+        let change = ModelChange { data: None, removed: None, reload: true, ..change.clone() };
+        serde_json::to_string(&Envelope { change, ..envelope }).unwrap_or_default()
+    }
+
+    fn dispatch(&self, change: Arc<ModelChange>) {
+        for listener in &self.listeners {
+            listener(Notice::Change(&change));
+        }
+        // No subscriber is not an error.
+        let _ = self.local.send(change);
+    }
+
+    pub(super) fn receive(&self, message: &str) {
+        let envelope = match serde_json::from_str::<Envelope>(message) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable change message was ignored");
+                return;
+            }
+        };
+        if envelope.process == self.process {
+            self.echoed.fetch_max(envelope.seq, Ordering::SeqCst);
+            self.echo.notify_waiters();
+            return;
+        }
+        self.dispatch(Arc::new(envelope.change));
+    }
+
+    pub(super) fn set_connected(&self, yes: bool) {
+        if !yes {
+            self.connected.store(false, Ordering::SeqCst);
+            self.echo.notify_waiters();
+        }
+        // Losing the connection may have lost changes; so may the time before it came back.
+        let was = self.connected.load(Ordering::SeqCst);
+        if !yes || !was {
+            for listener in &self.listeners {
+                listener(Notice::MayHaveMissed);
+            }
+        }
+        if yes {
+            self.connected.store(true, Ordering::SeqCst);
+            if !was {
+                tracing::info!(target: "persisted_model::changes", "the change broker is connected");
+            }
+        } else if was {
+            tracing::warn!(target: "persisted_model::changes", "the change broker's connection was lost");
+        }
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    pub(super) async fn wait_closed(&self) {
+        let mut rx = self.closed.subscribe();
+        let _ = rx.wait_for(|closed| *closed).await;
+    }
+}
+
+/// Sends the process's changes through the broker, in order.
+async fn publish_all(broker: Arc<dyn ChangeBroker>, mut outbox: mpsc::UnboundedReceiver<String>, feed: Arc<FeedInner>) {
+    loop {
+        let message = tokio::select! {
+            m = outbox.recv() => m,
+            () = feed.wait_closed() => None,
+        };
+        let Some(message) = message else { return };
+        if let Err(e) = broker.publish(message).await {
+            // The other processes miss this change: their token caches age out (see the
+            // access-token crate), their subscribers miss one event.
+            tracing::error!(target: "persisted_model::changes", error = %e, "a change could not be published");
+        }
+    }
+}
+
+/// A random id for this process's feed.
+fn process_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::product_definition;
+
+    #[tokio::test]
+    async fn subscribers_and_listeners_hear_local_changes() {
+        let heard = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&heard);
+        let listener: FeedListener = Arc::new(move |n| {
+            if matches!(n, Notice::Change(_)) {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let feed = ChangeFeed::with_listeners(None, true, vec![listener]);
+        let mut rx = feed.subscribe();
+        let row = json!({"id": 1, "name": "Pen"}).as_object().unwrap().clone();
+        feed.publish(ModelChange::created(&product_definition(), &row), true);
+        assert_eq!(rx.recv().await.unwrap().target, Some(json!(1)));
+        assert_eq!(heard.load(Ordering::SeqCst), 1);
+        // Nothing to confirm without a broker.
+        feed.confirmed().await;
+        assert!(feed.is_complete());
+        assert!(!ChangeFeed::local(false).is_complete());
+    }
+
+    #[test]
+    fn a_large_change_travels_without_its_data() {
+        let feed = ChangeFeed::local(true);
+        let inner = FeedInner { max_message: 200, ..clone_inner(&feed) };
+        let row = json!({"id": 1, "name": "x".repeat(500)}).as_object().unwrap().clone();
+        let message = inner.encode(1, &ModelChange::created(&product_definition(), &row));
+        assert!(message.len() < 200, "{message}");
+        let back: Envelope = serde_json::from_str(&message).unwrap();
+        assert!(back.change.reload && back.change.data.is_none());
+        assert_eq!(back.change.target, Some(json!(1)));
+    }
+
+    fn clone_inner(feed: &ChangeFeed) -> FeedInner {
+        let (local, _) = broadcast::channel(4);
+        let (closed, _) = watch::channel(false);
+        FeedInner {
+            process: feed.inner.process.clone(),
+            seq: AtomicU64::new(0),
+            local,
+            outbox: None,
+            max_message: usize::MAX,
+            listeners: Vec::new(),
+            single_process: true,
+            connected: AtomicBool::new(false),
+            echoed: AtomicU64::new(0),
+            awaited: AtomicU64::new(0),
+            echo: Notify::new(),
+            closed,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! PostgreSQL's `LISTEN`/`NOTIFY` as the change broker: every process sharing a database hears
+//! every other's changes, with nothing else to run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+
+use super::broker::{BrokerError, ChangeBroker, Inbox, SendFuture};
+
+/// The channel every process listens on, unless told otherwise.
+pub const DEFAULT_CHANNEL: &str = "persisted_model_changes";
+
+/// How long the listening connection may stay silent before it is checked with a query: a
+/// connection cut without a reset would otherwise go unnoticed.
+const IDLE_CHECK: Duration = Duration::from_secs(15);
+
+/// Changes through `NOTIFY` on the application's own database. The listening connection is a
+/// connection of its own (not one of the pool's), made again after any loss; messages are
+/// sent on the pool.
+#[derive(Debug, Clone)]
+pub struct PostgresBroker {
+    pool: PgPool,
+    options: PgConnectOptions,
+    channel: String,
+}
+
+impl PostgresBroker {
+    /// A broker over the database `db` connects to; `None` when it is not PostgreSQL.
+    pub fn new(db: &DatabaseConnection) -> Option<Self> {
+        if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return None;
+        }
+        let pool = db.get_postgres_connection_pool().clone();
+        let options = (*pool.connect_options()).clone();
+        Some(Self { pool, options, channel: DEFAULT_CHANNEL.to_owned() })
+    }
+
+    /// Another channel name (separate applications on one database).
+    #[must_use]
+    pub fn channel(mut self, name: &str) -> Self {
+        self.channel = name.to_owned();
+        self
+    }
+
+    async fn connect(&self) -> Result<PgListener, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(self.options.clone());
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(&self.channel).await?;
+        Ok(listener)
+    }
+}
+
+impl ChangeBroker for PostgresBroker {
+    fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&self.channel)
+                .bind(message)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| BrokerError(e.to_string()))
+        })
+    }
+
+    fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()> {
+        Box::pin(async move {
+            let mut backoff = Duration::from_millis(100);
+            while !inbox.is_closed() {
+                match self.connect().await {
+                    Ok(mut listener) => {
+                        backoff = Duration::from_millis(100);
+                        inbox.connected();
+                        receive(&mut listener, &inbox).await;
+                        inbox.lost();
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "persisted_model::changes", error = %e, "cannot listen for changes");
+                        inbox.lost();
+                    }
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = inbox.closed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        })
+    }
+}
+
+/// Delivers notifications until the connection fails or the feed closes.
+async fn receive(listener: &mut PgListener, inbox: &Inbox) {
+    loop {
+        let next = tokio::select! {
+            r = tokio::time::timeout(IDLE_CHECK, listener.try_recv()) => r,
+            () = inbox.closed() => return,
+        };
+        match next {
+            Ok(Ok(Some(notification))) => inbox.deliver(notification.payload()),
+            // `None`: the connection was lost (notifications may be missed).
+            Ok(Ok(None)) | Ok(Err(_)) => return,
+            Err(_idle) => {
+                let alive =
+                    tokio::time::timeout(Duration::from_secs(5), sqlx::query("SELECT 1").execute(&mut *listener));
+                if !matches!(alive.await, Ok(Ok(_))) {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Redis pub/sub as the change broker, for databases without a notification channel of their
+//! own (MySQL/MariaDB). Redis keeps nothing: a process that is disconnected misses changes, and
+//! says so ([`Inbox::lost`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::Mutex;
+
+use super::broker::{BrokerError, ChangeBroker, Inbox, SendFuture};
+use super::postgres::DEFAULT_CHANNEL;
+
+/// Changes through a Redis channel (`REDIS_URL`, such as `redis://127.0.0.1:6379`).
+pub struct RedisBroker {
+    client: redis::Client,
+    channel: String,
+    /// The publishing connection, made on first use and again after a failure.
+    publisher: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl std::fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker").field("channel", &self.channel).finish_non_exhaustive()
+    }
+}
+
+impl RedisBroker {
+    /// A broker on the Redis server at `url`; the URL is checked here, the server is reached
+    /// when listening starts.
+    pub fn new(url: &str) -> Result<Self, BrokerError> {
+        let client = redis::Client::open(url).map_err(|e| BrokerError(e.to_string()))?;
+        Ok(Self { client, channel: DEFAULT_CHANNEL.to_owned(), publisher: Mutex::new(None) })
+    }
+
+    /// The broker `REDIS_URL` names, if it is set.
+    pub fn from_env() -> Option<Result<Self, BrokerError>> {
+        std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()).map(|url| Self::new(&url))
+    }
+
+    /// Another channel name (separate applications on one Redis).
+    #[must_use]
+    pub fn channel(mut self, name: &str) -> Self {
+        self.channel = name.to_owned();
+        self
+    }
+
+    async fn send(&self, message: &str) -> Result<(), redis::RedisError> {
+        let mut slot = self.publisher.lock().await;
+        let conn = match slot.as_mut() {
+            Some(conn) => conn,
+            None => slot.insert(self.client.get_multiplexed_async_connection().await?),
+        };
+        let sent = redis::cmd("PUBLISH").arg(&self.channel).arg(message).query_async::<i64>(conn).await;
+        if sent.is_err() {
+            *slot = None;
+        }
+        sent.map(|_| ())
+    }
+}
+
+impl ChangeBroker for RedisBroker {
+    fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            // One retry on a fresh connection: a connection idle for long may have been closed.
+            match self.send(&message).await {
+                Ok(()) => Ok(()),
+                Err(_) => self.send(&message).await.map_err(|e| BrokerError(e.to_string())),
+            }
+        })
+    }
+
+    fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()> {
+        Box::pin(async move {
+            let mut backoff = Duration::from_millis(100);
+            while !inbox.is_closed() {
+                match self.client.get_async_pubsub().await {
+                    Ok(mut pubsub) => match pubsub.subscribe(&self.channel).await {
+                        Ok(()) => {
+                            backoff = Duration::from_millis(100);
+                            inbox.connected();
+                            let mut messages = pubsub.on_message();
+                            loop {
+                                let next = tokio::select! {
+                                    m = messages.next() => m,
+                                    () = inbox.closed() => return,
+                                };
+                                let Some(message) = next else { break };
+                                match message.get_payload::<String>() {
+                                    Ok(text) => inbox.deliver(&text),
+                                    Err(e) => {
+                                        tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable Redis message")
+                                    }
+                                }
+                            }
+                            inbox.lost();
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "persisted_model::changes", error = %e, "cannot subscribe to Redis");
+                            inbox.lost();
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(target: "persisted_model::changes", error = %e, "cannot reach Redis");
+                        inbox.lost();
+                    }
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = inbox.closed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! `GET|POST /{Model}/change-stream`: LoopBack's change stream as Server-Sent Events, each
+//! change shown to a subscriber only as a read would show it.
+
+use std::time::Duration;
+
+use actix_web::web::{Bytes, Data};
+use actix_web::{HttpRequest, HttpResponse};
+use persisted_model_acl::Caller;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::change::{ChangeKind, ModelChange};
+use crate::access;
+use crate::error::{Error, Result};
+use crate::filter::{Filter, Where, matches, parse_where};
+use crate::model::{Instance, ModelHandle};
+use crate::rest::{RemoteMethod, RestState};
+use crate::store::Store;
+
+/// How often an idle stream sends a comment, so that proxies keep the connection open.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// What one subscriber asked for and may see.
+pub(crate) struct Subscription {
+    pub(crate) state: Data<RestState>,
+    pub(crate) model: ModelHandle,
+    pub(crate) request: HttpRequest,
+    pub(crate) caller: Caller,
+    /// The model's row rule for this subscriber (its `access` hook), taken when the stream opens.
+    pub(crate) row_rule: Option<Where>,
+    /// `options.where`.
+    pub(crate) where_: Option<Where>,
+    /// `options.fields`.
+    pub(crate) fields: Option<Vec<String>>,
+}
+
+/// Reads `options` (`{where, fields}`): the `options` query argument, or the body's `options`
+/// (or the body itself) for POST.
+pub(crate) fn options(
+    state: &RestState,
+    model: &crate::model::ModelDefinition,
+    query: Option<Value>,
+    body: &Value,
+) -> Result<(Option<Where>, Option<Vec<String>>)> {
+    let options = match (query, body) {
+        (Some(q), _) => q,
+        (None, Value::Object(b)) => b.get("options").cloned().unwrap_or_else(|| body.clone()),
+        _ => Value::Null,
+    };
+    let Value::Object(options) = options else { return Ok((None, None)) };
+    let where_ = match options.get("where") {
+        None | Some(Value::Null) => None,
+        Some(w) => parse_where(w, model, &state.limits)?,
+    };
+    let fields = match options.get("fields") {
+        None | Some(Value::Null) => None,
+        Some(f) => {
+            let parsed = crate::filter::parse_filter(
+                &json!({ "fields": f }),
+                model,
+                &*state.registry,
+                &state.limits,
+                crate::filter::FilterUse::FieldsAndInclude,
+            )?;
+            parsed.fields
+        }
+    };
+    Ok((where_, fields))
+}
+
+impl Subscription {
+    /// The streaming response: an opening comment (so that clients see the stream open), one
+    /// `event: data` per change the subscriber may see, keep-alive comments, and a last event
+    /// when the subscriber falls too far behind or the server shuts down.
+    pub(crate) fn respond(self) -> HttpResponse {
+        let feed = self.state.changes.clone();
+        let receiver = feed.subscribe();
+        let tick = tokio::time::interval_at(tokio::time::Instant::now() + self.state.keep_alive, self.state.keep_alive);
+        let first = futures_util::stream::once(async { Ok::<_, Error>(Bytes::from_static(b": change stream\n\n")) });
+        let state = Some((std::rc::Rc::new(self), receiver, tick, feed));
+        let events = futures_util::stream::unfold(state, |state| async move {
+            let (sub, mut receiver, mut tick, feed) = state?;
+            loop {
+                tokio::select! {
+                    received = receiver.recv() => match received {
+                        Ok(change) => {
+                            if let Some(frame) = sub.frame(&change).await {
+                                return Some((Ok(frame), Some((sub, receiver, tick, feed))));
+                            }
+                        }
+                        Err(RecvError::Lagged(missed)) => {
+                            let body = json!({
+                                "name": "Error",
+                                "status": 503,
+                                "code": "SUBSCRIBER_TOO_SLOW",
+                                "message": format!("The subscriber fell {missed} changes behind; the stream is closed. Reconnect to resume."),
+                            });
+                            return Some((Ok(Bytes::from(format!("event: error\ndata: {body}\n\n"))), None));
+                        }
+                        Err(RecvError::Closed) => return Some((Ok(end()), None)),
+                    },
+                    _ = tick.tick() => {
+                        return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), Some((sub, receiver, tick, feed))));
+                    }
+                    () = feed.closed() => return Some((Ok(end()), None)),
+                }
+            }
+        });
+        use futures_util::StreamExt;
+        HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header(("Cache-Control", "no-cache"))
+            // Compression would hold events back until a block fills; proxies must not buffer.
+            .insert_header(("Content-Encoding", "identity"))
+            .insert_header(("X-Accel-Buffering", "no"))
+            .streaming(first.chain(events))
+    }
+
+    /// The frame for `change`, or `None` when this subscriber may not see it or did not ask.
+    async fn frame(&self, change: &ModelChange) -> Option<Bytes> {
+        let def = self.model.definition();
+        if !change.is_for(def) {
+            return None;
+        }
+        let state: &RestState = &self.state;
+        let mut data = change.data.clone();
+        let mut removed = change.removed.clone();
+        if change.reload {
+            // The broker could not carry the data: read the instance as it is now.
+            let id = change.target.as_ref()?;
+            let row = crate::store::find_rows_by_id(&crate::Db::pool(&state.db), def, id).await.ok()?;
+            match change.kind {
+                ChangeKind::Remove => removed = None,
+                _ if change.partial => data = None,
+                _ => data = Some(row?),
+            }
+        }
+        // Reading the instance (or, without an id, finding) must be allowed, as for a read.
+        let read = self.read_method(change.target.is_some())?;
+        if let Err(e) = access::authorize(state, &self.caller, def, &read, change.target.as_ref()).await {
+            if e.status().is_server_error() {
+                tracing::warn!(target: "persisted_model::changes", error = %e, "a change was not sent: the check failed");
+            }
+            return None;
+        }
+        // The rows the change is about, when known: the instance saved, or the rows removed.
+        let rows: Option<Vec<&Instance>> = match change.kind {
+            ChangeKind::Remove => removed.as_ref().map(|r| r.iter().collect()),
+            _ if change.partial => None,
+            _ => data.as_ref().map(|d| vec![d]),
+        };
+        if let Some(rule) = &self.row_rule {
+            // Rows this subscriber cannot read, or cannot know, are not shown.
+            let rows = rows.as_ref()?;
+            if rows.is_empty() || !rows.iter().all(|r| matches(rule, def, r)) {
+                return None;
+            }
+        }
+        if let Some(where_) = &self.where_ {
+            // As LoopBack: the where applies to the event's data (an updateAll's is partial);
+            // a remove is matched by the rows it removed.
+            let subject: Vec<&Instance> = match change.kind {
+                ChangeKind::Remove => rows.clone().unwrap_or_default(),
+                _ => data.iter().collect(),
+            };
+            if subject.is_empty() || !subject.iter().any(|r| matches(where_, def, r)) {
+                return None;
+            }
+        }
+        let shown = match data {
+            Some(d) if change.kind != ChangeKind::Remove => Some(self.present(d, change.partial).await?),
+            _ => None,
+        };
+        let event = change.event(shown);
+        Some(Bytes::from(format!("event: data\ndata: {event}\n\n")))
+    }
+
+    /// The instance as a read by this subscriber shows it: the `loaded` hook, hidden
+    /// properties and `fields`.
+    async fn present(&self, data: Instance, partial: bool) -> Option<Instance> {
+        let store = Store::new(
+            &self.state,
+            crate::Db::pool(&self.state.db),
+            &self.model,
+            "createChangeStream",
+            Some(&self.request),
+        );
+        let filter = Filter { fields: self.fields.clone(), ..Filter::default() };
+        if partial {
+            let def = self.model.definition();
+            let fields = self.fields.as_ref();
+            return Some(
+                data.into_iter()
+                    .filter(|(k, _)| def.property(k).is_some_and(|p| !p.hidden) && fields.is_none_or(|f| f.contains(k)))
+                    .collect(),
+            );
+        }
+        store.present(data, &filter).await.ok()
+    }
+
+    fn read_method(&self, by_id: bool) -> Option<RemoteMethod> {
+        let name = if by_id { "findById" } else { "find" };
+        self.model.remote_methods().into_iter().find(|m| m.name == name)
+    }
+}
+
+fn end() -> Bytes {
+    Bytes::from_static(b"event: end\ndata: null\n\n")
+}

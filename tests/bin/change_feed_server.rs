@@ -1,0 +1,44 @@
+//! The store example's models, users and tokens as a server process, for the tests that run
+//! several processes on one database (`tests/processes.rs`): `DATABASE_URL`, `PORT` (0 picks
+//! one; the chosen port is printed as `PORT=<n>`), `SEED=1` to seed admin and alice,
+//! `REDIS_URL` for the Redis broker on MySQL.
+
+#[path = "../../examples/store/category.rs"]
+mod category;
+#[path = "../../examples/store/product.rs"]
+mod product;
+
+use std::io::Write;
+
+use actix_web::{App, HttpServer, web};
+use persisted_model::acl::AclEntry;
+use persisted_model::prelude::*;
+use persisted_model_access_token::{AccessTokens, add_user_to_role, create_user};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let db = persisted_model::connect_from_env().await.map_err(std::io::Error::other)?;
+    let builder = RestApi::builder(db).model::<category::Model>().model::<product::Model>();
+    let api = AccessTokens::new()
+        .token_path("accessTokens")
+        .register(builder)
+        .acl(AclEntry::role("AccessToken", "*", None, "admin").allow())
+        .build()
+        .await
+        .map_err(std::io::Error::other)?;
+    if std::env::var("SEED").is_ok_and(|v| v == "1") {
+        let admin = create_user(&api, "admin@example.com", "adminpass").await.map_err(std::io::Error::other)?;
+        create_user(&api, "alice@example.com", "alicepass").await.map_err(std::io::Error::other)?;
+        add_user_to_role(&api, &admin, "admin").await.map_err(std::io::Error::other)?;
+    }
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let server = HttpServer::new(move || {
+        App::new().service(api.health()).service(api.scope("/api")).default_service(web::to(url_not_found))
+    })
+    .workers(2)
+    .bind(("127.0.0.1", port))?;
+    let bound = server.addrs().first().map_or(port, |a| a.port());
+    println!("PORT={bound}");
+    std::io::stdout().flush()?;
+    server.run().await
+}
