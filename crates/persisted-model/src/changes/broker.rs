@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::feed::FeedInner;
 
@@ -75,5 +76,30 @@ impl Inbox {
 impl std::fmt::Debug for Inbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inbox").finish_non_exhaustive()
+    }
+}
+
+/// A broker's listening loop: `session` connects, calls [`Inbox::connected`], delivers until
+/// the connection fails and returns `Ok`, or returns `Err` when it could not connect. After
+/// each session the inbox hears of the loss, and the next one starts after a back-off (100 ms,
+/// doubling to 5 s, from 100 ms again after a session that connected), until the feed closes.
+pub(super) async fn keep_listening<F, Fut>(inbox: &Inbox, mut session: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), BrokerError>>,
+{
+    const FIRST: Duration = Duration::from_millis(100);
+    let mut backoff = FIRST;
+    while !inbox.is_closed() {
+        match session().await {
+            Ok(()) => backoff = FIRST,
+            Err(e) => tracing::warn!(target: "persisted_model::changes", error = %e, "cannot listen for changes"),
+        }
+        inbox.lost();
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = inbox.closed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }

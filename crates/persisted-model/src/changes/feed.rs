@@ -43,8 +43,7 @@ pub(crate) struct FeedInner {
     process: String,
     seq: AtomicU64,
     local: broadcast::Sender<Arc<ModelChange>>,
-    outbox: Option<mpsc::UnboundedSender<String>>,
-    max_message: usize,
+    outbox: Option<mpsc::UnboundedSender<(u64, Arc<ModelChange>)>>,
     listeners: Vec<FeedListener>,
     /// Without a broker: whether this process sees every write (an embedded database).
     single_process: bool,
@@ -57,8 +56,19 @@ pub(crate) struct FeedInner {
 }
 
 /// A change with its sender, as brokers carry it.
-#[derive(Serialize, Deserialize)]
-struct Envelope {
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(rename = "p")]
+    process: &'a str,
+    #[serde(rename = "s")]
+    seq: u64,
+    #[serde(flatten)]
+    change: &'a ModelChange,
+}
+
+/// An [`Envelope`] as received.
+#[derive(Deserialize)]
+struct Received {
     #[serde(rename = "p")]
     process: String,
     #[serde(rename = "s")]
@@ -68,12 +78,6 @@ struct Envelope {
 }
 
 impl ChangeFeed {
-    /// A feed without a broker: changes reach this process's subscribers only. `single_process`
-    /// says whether this process makes every write (SQLite), so that caches may rely on it.
-    pub fn local(single_process: bool) -> Self {
-        Self::with_listeners(None, single_process, Vec::new())
-    }
-
     /// Starts a feed: with a broker, its listening and publishing tasks are spawned on the
     /// current tokio runtime.
     pub(crate) fn with_listeners(
@@ -95,7 +99,6 @@ impl ChangeFeed {
             seq: AtomicU64::new(0),
             local,
             outbox,
-            max_message: broker.as_ref().map_or(usize::MAX, |b| b.max_message()),
             listeners,
             single_process,
             connected: AtomicBool::new(false),
@@ -118,11 +121,11 @@ impl ChangeFeed {
         let seq = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let change = Arc::new(change);
         if let Some(outbox) = &inner.outbox {
-            let message = inner.encode(seq, &change);
             if confirm {
                 inner.awaited.fetch_max(seq, Ordering::SeqCst);
             }
-            if outbox.send(message).is_err() {
+            // Encoded by the publishing task, off the request's path.
+            if outbox.send((seq, Arc::clone(&change))).is_err() {
                 tracing::warn!(target: "persisted_model::changes", "the change publisher has stopped");
             }
         }
@@ -156,6 +159,12 @@ impl ChangeFeed {
     /// [`SUBSCRIBER_BUFFER`]).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ModelChange>> {
         self.inner.local.subscribe()
+    }
+
+    /// Whether a change stream may hear of a change now: one is open in this process, or a
+    /// broker carries changes to others.
+    pub fn may_have_subscribers(&self) -> bool {
+        self.inner.outbox.is_some() || self.inner.local.receiver_count() > 0
     }
 
     /// Whether every change to the database reaches this process: a broker that is connected,
@@ -199,27 +208,14 @@ impl std::fmt::Debug for ChangeFeed {
 }
 
 impl FeedInner {
-    fn encode(&self, seq: u64, change: &ModelChange) -> String {
-        let envelope = Envelope { process: self.process.clone(), seq, change: change.clone() };
-        let text = serde_json::to_string(&envelope).unwrap_or_default();
-        if text.len() <= self.max_message {
-            return text;
-        }
-        // Too large for the broker: receivers load the instance by its id.
-        let change = ModelChange { data: None, removed: None, reload: true, ..change.clone() };
-        serde_json::to_string(&Envelope { change, ..envelope }).unwrap_or_default()
-    }
-
     fn dispatch(&self, change: Arc<ModelChange>) {
-        for listener in &self.listeners {
-            listener(Notice::Change(&change));
-        }
+        self.tell_listeners(Notice::Change(&change));
         // No subscriber is not an error.
         let _ = self.local.send(change);
     }
 
     pub(super) fn receive(&self, message: &str) {
-        let envelope = match serde_json::from_str::<Envelope>(message) {
+        let envelope = match serde_json::from_str::<Received>(message) {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable change message was ignored");
@@ -235,24 +231,27 @@ impl FeedInner {
     }
 
     pub(super) fn set_connected(&self, yes: bool) {
-        if !yes {
-            self.connected.store(false, Ordering::SeqCst);
-            self.echo.notify_waiters();
-        }
-        // Losing the connection may have lost changes; so may the time before it came back.
-        let was = self.connected.load(Ordering::SeqCst);
-        if !yes || !was {
-            for listener in &self.listeners {
-                listener(Notice::MayHaveMissed);
-            }
-        }
+        // Losing the connection may have lost changes, and so may the time before it came
+        // back: listeners drop what they built on the feed before it is relied on again.
         if yes {
-            self.connected.store(true, Ordering::SeqCst);
-            if !was {
+            if !self.connected.load(Ordering::SeqCst) {
+                self.tell_listeners(Notice::MayHaveMissed);
+                self.connected.store(true, Ordering::SeqCst);
                 tracing::info!(target: "persisted_model::changes", "the change broker is connected");
             }
-        } else if was {
+            return;
+        }
+        let was = self.connected.swap(false, Ordering::SeqCst);
+        self.echo.notify_waiters();
+        self.tell_listeners(Notice::MayHaveMissed);
+        if was {
             tracing::warn!(target: "persisted_model::changes", "the change broker's connection was lost");
+        }
+    }
+
+    fn tell_listeners(&self, notice: Notice<'_>) {
+        for listener in &self.listeners {
+            listener(notice);
         }
     }
 
@@ -267,19 +266,35 @@ impl FeedInner {
 }
 
 /// Sends the process's changes through the broker, in order.
-async fn publish_all(broker: Arc<dyn ChangeBroker>, mut outbox: mpsc::UnboundedReceiver<String>, feed: Arc<FeedInner>) {
+async fn publish_all(
+    broker: Arc<dyn ChangeBroker>,
+    mut outbox: mpsc::UnboundedReceiver<(u64, Arc<ModelChange>)>,
+    feed: Arc<FeedInner>,
+) {
+    let max = broker.max_message();
     loop {
-        let message = tokio::select! {
+        let next = tokio::select! {
             m = outbox.recv() => m,
             () = feed.wait_closed() => None,
         };
-        let Some(message) = message else { return };
-        if let Err(e) = broker.publish(message).await {
+        let Some((seq, change)) = next else { return };
+        if let Err(e) = broker.publish(encode(&feed.process, seq, &change, max)).await {
             // The other processes miss this change: their token caches age out (see the
             // access-token crate), their subscribers miss one event.
             tracing::error!(target: "persisted_model::changes", error = %e, "a change could not be published");
         }
     }
+}
+
+/// The broker's message for a change: without its data when it would not fit in `max`
+/// bytes (receivers then load the instance by its id).
+fn encode(process: &str, seq: u64, change: &ModelChange, max: usize) -> String {
+    let text = serde_json::to_string(&Envelope { process, seq, change }).unwrap_or_default();
+    if text.len() <= max {
+        return text;
+    }
+    let change = ModelChange { data: None, removed: None, reload: true, ..change.clone() };
+    serde_json::to_string(&Envelope { process, seq, change: &change }).unwrap_or_default()
 }
 
 /// A random id for this process's feed.
@@ -316,37 +331,16 @@ mod tests {
         // Nothing to confirm without a broker.
         feed.confirmed().await;
         assert!(feed.is_complete());
-        assert!(!ChangeFeed::local(false).is_complete());
+        assert!(!ChangeFeed::with_listeners(None, false, Vec::new()).is_complete());
     }
 
     #[test]
     fn a_large_change_travels_without_its_data() {
-        let feed = ChangeFeed::local(true);
-        let inner = FeedInner { max_message: 200, ..clone_inner(&feed) };
         let row = json!({"id": 1, "name": "x".repeat(500)}).as_object().unwrap().clone();
-        let message = inner.encode(1, &ModelChange::created(&product_definition(), &row));
+        let message = encode("p", 1, &ModelChange::created(&product_definition(), &row), 200);
         assert!(message.len() < 200, "{message}");
-        let back: Envelope = serde_json::from_str(&message).unwrap();
+        let back: Received = serde_json::from_str(&message).unwrap();
         assert!(back.change.reload && back.change.data.is_none());
         assert_eq!(back.change.target, Some(json!(1)));
-    }
-
-    fn clone_inner(feed: &ChangeFeed) -> FeedInner {
-        let (local, _) = broadcast::channel(4);
-        let (closed, _) = watch::channel(false);
-        FeedInner {
-            process: feed.inner.process.clone(),
-            seq: AtomicU64::new(0),
-            local,
-            outbox: None,
-            max_message: usize::MAX,
-            listeners: Vec::new(),
-            single_process: true,
-            connected: AtomicBool::new(false),
-            echoed: AtomicU64::new(0),
-            awaited: AtomicU64::new(0),
-            echo: Notify::new(),
-            closed,
-        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
-use super::broker::{BrokerError, ChangeBroker, Inbox, SendFuture};
+use super::broker::{BrokerError, ChangeBroker, Inbox, SendFuture, keep_listening};
 
 /// The channel every process listens on, unless told otherwise.
 pub const DEFAULT_CHANNEL: &str = "persisted_model_changes";
@@ -70,26 +70,14 @@ impl ChangeBroker for PostgresBroker {
 
     fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()> {
         Box::pin(async move {
-            let mut backoff = Duration::from_millis(100);
-            while !inbox.is_closed() {
-                match self.connect().await {
-                    Ok(mut listener) => {
-                        backoff = Duration::from_millis(100);
-                        inbox.connected();
-                        receive(&mut listener, &inbox).await;
-                        inbox.lost();
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: "persisted_model::changes", error = %e, "cannot listen for changes");
-                        inbox.lost();
-                    }
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = inbox.closed() => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+            let (broker, to) = (&self, &inbox);
+            keep_listening(&inbox, || async move {
+                let mut listener = broker.connect().await.map_err(|e| BrokerError(e.to_string()))?;
+                to.connected();
+                receive(&mut listener, to).await;
+                Ok(())
+            })
+            .await;
         })
     }
 }

@@ -3,13 +3,12 @@
 //! says so ([`Inbox::lost`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 
-use super::broker::{BrokerError, ChangeBroker, Inbox, SendFuture};
+use super::broker::{BrokerError, ChangeBroker, Inbox, SendFuture, keep_listening};
 use super::postgres::DEFAULT_CHANNEL;
 
 /// Changes through a Redis channel (`REDIS_URL`, such as `redis://127.0.0.1:6379`).
@@ -73,45 +72,28 @@ impl ChangeBroker for RedisBroker {
 
     fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()> {
         Box::pin(async move {
-            let mut backoff = Duration::from_millis(100);
-            while !inbox.is_closed() {
-                match self.client.get_async_pubsub().await {
-                    Ok(mut pubsub) => match pubsub.subscribe(&self.channel).await {
-                        Ok(()) => {
-                            backoff = Duration::from_millis(100);
-                            inbox.connected();
-                            let mut messages = pubsub.on_message();
-                            loop {
-                                let next = tokio::select! {
-                                    m = messages.next() => m,
-                                    () = inbox.closed() => return,
-                                };
-                                let Some(message) = next else { break };
-                                match message.get_payload::<String>() {
-                                    Ok(text) => inbox.deliver(&text),
-                                    Err(e) => {
-                                        tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable Redis message")
-                                    }
-                                }
-                            }
-                            inbox.lost();
-                        }
+            let (broker, to) = (&self, &inbox);
+            keep_listening(&inbox, || async move {
+                let unreachable = |e: redis::RedisError| BrokerError(format!("Redis: {e}"));
+                let mut pubsub = broker.client.get_async_pubsub().await.map_err(unreachable)?;
+                pubsub.subscribe(&broker.channel).await.map_err(unreachable)?;
+                to.connected();
+                let mut messages = pubsub.on_message();
+                loop {
+                    let next = tokio::select! {
+                        m = messages.next() => m,
+                        () = to.closed() => return Ok(()),
+                    };
+                    let Some(message) = next else { return Ok(()) };
+                    match message.get_payload::<String>() {
+                        Ok(text) => to.deliver(&text),
                         Err(e) => {
-                            tracing::warn!(target: "persisted_model::changes", error = %e, "cannot subscribe to Redis");
-                            inbox.lost();
+                            tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable Redis message");
                         }
-                    },
-                    Err(e) => {
-                        tracing::warn!(target: "persisted_model::changes", error = %e, "cannot reach Redis");
-                        inbox.lost();
                     }
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = inbox.closed() => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+            })
+            .await;
         })
     }
 }

@@ -22,16 +22,20 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// What one subscriber asked for and may see.
 pub(crate) struct Subscription {
-    pub(crate) state: Data<RestState>,
-    pub(crate) model: ModelHandle,
-    pub(crate) request: HttpRequest,
-    pub(crate) caller: Caller,
+    state: Data<RestState>,
+    model: ModelHandle,
+    request: HttpRequest,
+    caller: Caller,
     /// The model's row rule for this subscriber (its `access` hook), taken when the stream opens.
-    pub(crate) row_rule: Option<Where>,
+    row_rule: Option<Where>,
     /// `options.where`.
-    pub(crate) where_: Option<Where>,
+    where_: Option<Where>,
     /// `options.fields`.
-    pub(crate) fields: Option<Vec<String>>,
+    fields: Option<Vec<String>>,
+    /// The read methods each event is authorized as: `findById`, and `find` for changes that
+    /// name no instance.
+    find_by_id: Option<RemoteMethod>,
+    find: Option<RemoteMethod>,
 }
 
 /// Reads `options` (`{where, fields}`): the `options` query argument, or the body's `options`
@@ -69,6 +73,22 @@ pub(crate) fn options(
 }
 
 impl Subscription {
+    /// A subscription; `options` are the `where` and `fields` read by [`options`].
+    pub(crate) fn new(
+        state: Data<RestState>,
+        model: ModelHandle,
+        request: HttpRequest,
+        caller: Caller,
+        row_rule: Option<Where>,
+        options: (Option<Where>, Option<Vec<String>>),
+    ) -> Self {
+        let methods = model.remote_methods();
+        let named = |name: &str| methods.iter().find(|m| m.name == name).cloned();
+        let (find_by_id, find) = (named("findById"), named("find"));
+        let (where_, fields) = options;
+        Self { state, model, request, caller, row_rule, where_, fields, find_by_id, find }
+    }
+
     /// The streaming response: an opening comment (so that clients see the stream open), one
     /// `event: data` per change the subscriber may see, keep-alive comments, and a last event
     /// when the subscriber falls too far behind or the server shuts down.
@@ -124,20 +144,18 @@ impl Subscription {
         }
         let state: &RestState = &self.state;
         let mut data = change.data.clone();
-        let mut removed = change.removed.clone();
         if change.reload {
-            // The broker could not carry the data: read the instance as it is now.
+            // The broker could not carry the data: read the instance as it is now (a remove's
+            // rows and an updateAll's data cannot be read again).
             let id = change.target.as_ref()?;
-            let row = crate::store::find_rows_by_id(&crate::Db::pool(&state.db), def, id).await.ok()?;
-            match change.kind {
-                ChangeKind::Remove => removed = None,
-                _ if change.partial => data = None,
-                _ => data = Some(row?),
+            if change.kind != ChangeKind::Remove && !change.partial {
+                data = crate::store::find_rows_by_id(&crate::Db::pool(&state.db), def, id).await.ok()?;
+                data.as_ref()?;
             }
         }
         // Reading the instance (or, without an id, finding) must be allowed, as for a read.
-        let read = self.read_method(change.target.is_some())?;
-        if let Err(e) = access::authorize(state, &self.caller, def, &read, change.target.as_ref()).await {
+        let read = if change.target.is_some() { &self.find_by_id } else { &self.find };
+        if let Err(e) = access::authorize(state, &self.caller, def, read.as_ref()?, change.target.as_ref()).await {
             if e.status().is_server_error() {
                 tracing::warn!(target: "persisted_model::changes", error = %e, "a change was not sent: the check failed");
             }
@@ -145,7 +163,7 @@ impl Subscription {
         }
         // The rows the change is about, when known: the instance saved, or the rows removed.
         let rows: Option<Vec<&Instance>> = match change.kind {
-            ChangeKind::Remove => removed.as_ref().map(|r| r.iter().collect()),
+            ChangeKind::Remove => change.removed.as_ref().map(|r| r.iter().collect()),
             _ if change.partial => None,
             _ => data.as_ref().map(|d| vec![d]),
         };
@@ -178,14 +196,6 @@ impl Subscription {
     /// The instance as a read by this subscriber shows it: the `loaded` hook, hidden
     /// properties and `fields`.
     async fn present(&self, data: Instance, partial: bool) -> Option<Instance> {
-        let store = Store::new(
-            &self.state,
-            crate::Db::pool(&self.state.db),
-            &self.model,
-            "createChangeStream",
-            Some(&self.request),
-        );
-        let filter = Filter { fields: self.fields.clone(), ..Filter::default() };
         if partial {
             let def = self.model.definition();
             let fields = self.fields.as_ref();
@@ -195,12 +205,15 @@ impl Subscription {
                     .collect(),
             );
         }
+        let store = Store::new(
+            &self.state,
+            crate::Db::pool(&self.state.db),
+            &self.model,
+            "createChangeStream",
+            Some(&self.request),
+        );
+        let filter = Filter { fields: self.fields.clone(), ..Filter::default() };
         store.present(data, &filter).await.ok()
-    }
-
-    fn read_method(&self, by_id: bool) -> Option<RemoteMethod> {
-        let name = if by_id { "findById" } else { "find" };
-        self.model.remote_methods().into_iter().find(|m| m.name == name)
     }
 }
 

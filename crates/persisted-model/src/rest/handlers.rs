@@ -195,17 +195,15 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
             let (where_, fields) = crate::changes::stream::options(state, def, query, &body)?;
             authorize(None).await?;
             // The subscriber's row rule is taken once, as a find would take it now.
-            let mut row_rule = None;
-            model.hooks().access(&store.call, &mut row_rule).await?;
-            let subscription = crate::changes::stream::Subscription {
-                state: data.clone(),
-                model: model.clone(),
-                request: req.clone(),
+            let row_rule = store.access(None).await?;
+            let subscription = crate::changes::stream::Subscription::new(
+                data.clone(),
+                model.clone(),
+                req.clone(),
                 caller,
                 row_rule,
-                where_,
-                fields,
-            };
+                (where_, fields),
+            );
             Ok(subscription.respond())
         }
         Operation::Relation { relation, op } => {

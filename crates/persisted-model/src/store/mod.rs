@@ -146,7 +146,8 @@ impl<'a> Store<'a> {
         self.db.on_commit(move || feed.publish(change, confirm));
     }
 
-    async fn access(&self, mut where_: Option<Where>) -> Result<Option<Where>> {
+    /// `where_` narrowed by the model's row rule for this caller (the `access` hook).
+    pub(crate) async fn access(&self, mut where_: Option<Where>) -> Result<Option<Where>> {
         self.model.hooks().access(&self.call, &mut where_).await?;
         Ok(where_)
     }
@@ -462,13 +463,17 @@ impl<'a> Store<'a> {
             let where_ = s.access(Some(where_)).await?.ok_or_else(|| Error::bad_request("delete requires a where"))?;
             s.model.hooks().before_delete(&s.call, &where_).await?;
             // The rows as they were, so that change streams show a remove only to subscribers
-            // who could read the row; past a bound, the change names the where alone.
-            let bound =
-                Filter { where_: Some(where_.clone()), limit: Some(REMOVED_ROWS_KEPT + 1), ..Filter::default() };
-            let mut removed = sql::find(&s.db, s.def(), &bound).await?;
+            // who could read the row; past a bound, the change names the where alone. Not read
+            // when no change stream can hear of it.
+            let mut removed = None;
+            if s.call.changes.may_have_subscribers() {
+                let limit = Some(REMOVED_ROWS_KEPT + 1);
+                let bound = Filter { where_: Some(where_.clone()), limit, ..Filter::default() };
+                let rows = sql::find(&s.db, s.def(), &bound).await?;
+                removed = Some(rows).filter(|r| r.len() as u64 <= REMOVED_ROWS_KEPT);
+            }
             let n = sql::delete(&s.db, s.def(), &where_).await?;
             s.model.hooks().after_delete(&s.call, &where_, n).await?;
-            let removed = (removed.len() as u64 <= REMOVED_ROWS_KEPT).then(|| std::mem::take(&mut removed));
             s.emit(crate::changes::ModelChange::removed(s.def(), &where_, removed));
             Ok(n)
         })
