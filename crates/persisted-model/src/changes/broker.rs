@@ -16,7 +16,8 @@ pub type SendFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// A broker moves opaque text messages of at most [`max_message`](Self::max_message) bytes.
 /// It must deliver every message to every process listening, the sender included (the sender
-/// learns from its own copy that the others have theirs), and call [`Inbox::lost`] whenever
+/// learns from its own copy that the broker has passed it on; the others acknowledge the
+/// changes that need it with messages of their own), and call [`Inbox::lost`] whenever
 /// messages may have been missed: token caches are dropped and kept off until
 /// [`Inbox::connected`] is called again.
 pub trait ChangeBroker: Send + Sync + 'static {

@@ -1,9 +1,10 @@
 //! The change feed of one process: what its writes committed, and what the broker brought from
 //! the other processes, handed to the change streams and to the caches that depend on it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
@@ -15,9 +16,15 @@ use super::change::ModelChange;
 /// behind is dropped (its stream ends with an error event) instead of growing memory.
 pub const SUBSCRIBER_BUFFER: usize = 1_024;
 
-/// How long a write that revokes something (a token) waits for the broker to confirm that
-/// every process has heard of it.
+/// How long a write that revokes something (a token) waits for every other process to
+/// acknowledge that it has applied the change.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a process tells the others that it is there.
+const HELLO_EVERY: Duration = Duration::from_secs(5);
+
+/// A process not heard from for this long is no longer waited for.
+const PEER_TTL: Duration = Duration::from_secs(15);
 
 /// What a feed listener hears.
 #[derive(Debug, Clone, Copy)]
@@ -43,16 +50,38 @@ pub(crate) struct FeedInner {
     process: String,
     seq: AtomicU64,
     local: broadcast::Sender<Arc<ModelChange>>,
-    outbox: Option<mpsc::UnboundedSender<(u64, Arc<ModelChange>)>>,
+    outbox: Option<mpsc::UnboundedSender<Outgoing>>,
     listeners: Vec<FeedListener>,
     /// Without a broker: whether this process sees every write (an embedded database).
     single_process: bool,
     connected: AtomicBool,
-    /// The highest own message the broker brought back, and the highest one a write waits for.
+    /// The highest own message the broker brought back.
     echoed: AtomicU64,
-    awaited: AtomicU64,
+    /// The latest change a write waits for, and when it was published.
+    awaited: Mutex<(u64, Instant)>,
+    /// The other processes listening, as their messages showed them.
+    peers: Mutex<HashMap<String, Peer>>,
+    /// Woken by echoes, acknowledgements and losses.
     echo: Notify,
     closed: watch::Sender<bool>,
+}
+
+/// Another process, as this one knows it.
+struct Peer {
+    first_seen: Instant,
+    last_seen: Instant,
+    /// The highest of this process's changes it has acknowledged.
+    acked: u64,
+}
+
+/// What the publishing task sends.
+enum Outgoing {
+    /// A committed change; `confirm`: every process acknowledges it once applied.
+    Change { seq: u64, change: Arc<ModelChange>, confirm: bool },
+    /// "I have applied your change `seq`".
+    Ack { to: String, seq: u64 },
+    /// "I am listening" (on connecting, then every [`HELLO_EVERY`]).
+    Hello,
 }
 
 /// A change with its sender, as brokers carry it.
@@ -62,6 +91,8 @@ struct Envelope<'a> {
     process: &'a str,
     #[serde(rename = "s")]
     seq: u64,
+    #[serde(rename = "c", skip_serializing_if = "std::ops::Not::not")]
+    confirm: bool,
     #[serde(flatten)]
     change: &'a ModelChange,
 }
@@ -73,8 +104,23 @@ struct Received {
     process: String,
     #[serde(rename = "s")]
     seq: u64,
+    #[serde(rename = "c", default)]
+    confirm: bool,
     #[serde(flatten)]
     change: ModelChange,
+}
+
+/// What every message has: its sender, and for the two small kinds, what they say.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    #[serde(rename = "p")]
+    process: String,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ack: Option<(String, u64)>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    hello: bool,
 }
 
 impl ChangeFeed {
@@ -103,7 +149,8 @@ impl ChangeFeed {
             single_process,
             connected: AtomicBool::new(false),
             echoed: AtomicU64::new(0),
-            awaited: AtomicU64::new(0),
+            awaited: Mutex::new((0, Instant::now())),
+            peers: Mutex::new(HashMap::new()),
             echo: Notify::new(),
             closed,
         });
@@ -120,38 +167,38 @@ impl ChangeFeed {
         let inner = &self.inner;
         let seq = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let change = Arc::new(change);
-        if let Some(outbox) = &inner.outbox {
-            if confirm {
-                inner.awaited.fetch_max(seq, Ordering::SeqCst);
+        if inner.outbox.is_some() {
+            if confirm && let Ok(mut awaited) = inner.awaited.lock() {
+                *awaited = (seq, Instant::now());
             }
             // Encoded by the publishing task, off the request's path.
-            if outbox.send((seq, Arc::clone(&change))).is_err() {
-                tracing::warn!(target: "persisted_model::changes", "the change publisher has stopped");
-            }
+            inner.send(Outgoing::Change { seq, change: Arc::clone(&change), confirm });
         }
         inner.dispatch(change);
     }
 
-    /// Waits until the broker has carried every change published with `confirm` so far to
-    /// every process (it brought this process its own copy), at most [`CONFIRM_TIMEOUT`].
-    /// Without a broker there is nobody to wait for.
+    /// Waits until every change published with `confirm` so far has been applied by every
+    /// process that was listening when it was published: each acknowledges it once its
+    /// listeners have run (a revoked token is out of its cache), and the broker has brought
+    /// this process its own copy. At most [`CONFIRM_TIMEOUT`]; at once without a broker or
+    /// while it is disconnected.
     pub async fn confirmed(&self) {
         let inner = &self.inner;
-        let wanted = inner.awaited.load(Ordering::SeqCst);
-        if inner.outbox.is_none() || wanted <= inner.echoed.load(Ordering::SeqCst) {
+        let Ok((wanted, at)) = inner.awaited.lock().map(|a| *a) else { return };
+        if inner.outbox.is_none() || inner.is_confirmed(wanted, at) {
             return;
         }
         let wait = async {
             loop {
                 let notified = inner.echo.notified();
-                if inner.echoed.load(Ordering::SeqCst) >= wanted || !inner.connected.load(Ordering::SeqCst) {
+                if inner.is_confirmed(wanted, at) || !inner.connected.load(Ordering::SeqCst) {
                     return;
                 }
                 notified.await;
             }
         };
         if tokio::time::timeout(CONFIRM_TIMEOUT, wait).await.is_err() {
-            tracing::warn!(target: "persisted_model::changes", "the broker did not confirm a change in time");
+            tracing::warn!(target: "persisted_model::changes", "a change was not acknowledged by every process in time");
         }
     }
 
@@ -214,20 +261,70 @@ impl FeedInner {
         let _ = self.local.send(change);
     }
 
+    fn send(&self, message: Outgoing) {
+        if let Some(outbox) = &self.outbox
+            && outbox.send(message).is_err()
+        {
+            tracing::warn!(target: "persisted_model::changes", "the change publisher has stopped");
+        }
+    }
+
+    /// Whether change `wanted`, published at `at`, is back from the broker and acknowledged by
+    /// every live process that was already listening then.
+    fn is_confirmed(&self, wanted: u64, at: Instant) -> bool {
+        if self.echoed.load(Ordering::SeqCst) < wanted {
+            return false;
+        }
+        let Ok(peers) = self.peers.lock() else { return true };
+        peers.values().filter(|p| p.first_seen < at && p.last_seen.elapsed() < PEER_TTL).all(|p| p.acked >= wanted)
+    }
+
     pub(super) fn receive(&self, message: &str) {
-        let envelope = match serde_json::from_str::<Received>(message) {
-            Ok(e) => e,
+        let header = match serde_json::from_str::<Header>(message) {
+            Ok(h) => h,
             Err(e) => {
                 tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable change message was ignored");
                 return;
             }
         };
-        if envelope.process == self.process {
-            self.echoed.fetch_max(envelope.seq, Ordering::SeqCst);
+        if header.process == self.process {
+            if let Some(seq) = header.seq {
+                self.echoed.fetch_max(seq, Ordering::SeqCst);
+                self.echo.notify_waiters();
+            }
+            return;
+        }
+        if let Ok(mut peers) = self.peers.lock() {
+            let now = Instant::now();
+            let peer =
+                peers.entry(header.process.clone()).or_insert(Peer { first_seen: now, last_seen: now, acked: 0 });
+            peer.last_seen = now;
+            if let Some((to, seq)) = &header.ack
+                && *to == self.process
+            {
+                peer.acked = peer.acked.max(*seq);
+            }
+            peers.retain(|_, p| p.last_seen.elapsed() < PEER_TTL);
+        }
+        if header.ack.is_some() {
             self.echo.notify_waiters();
             return;
         }
-        self.dispatch(Arc::new(envelope.change));
+        if header.hello {
+            return;
+        }
+        match serde_json::from_str::<Received>(message) {
+            Ok(received) => {
+                self.dispatch(Arc::new(received.change));
+                // Applied (the listeners ran): the sender may answer its write.
+                if received.confirm {
+                    self.send(Outgoing::Ack { to: received.process, seq: received.seq });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable change message was ignored");
+            }
+        }
     }
 
     pub(super) fn set_connected(&self, yes: bool) {
@@ -237,6 +334,8 @@ impl FeedInner {
             if !self.connected.load(Ordering::SeqCst) {
                 self.tell_listeners(Notice::MayHaveMissed);
                 self.connected.store(true, Ordering::SeqCst);
+                // The others wait for this process's acknowledgements from now on.
+                self.send(Outgoing::Hello);
                 tracing::info!(target: "persisted_model::changes", "the change broker is connected");
             }
             return;
@@ -265,36 +364,47 @@ impl FeedInner {
     }
 }
 
-/// Sends the process's changes through the broker, in order.
+/// Sends the process's messages through the broker, in order, and says hello every
+/// [`HELLO_EVERY`].
 async fn publish_all(
     broker: Arc<dyn ChangeBroker>,
-    mut outbox: mpsc::UnboundedReceiver<(u64, Arc<ModelChange>)>,
+    mut outbox: mpsc::UnboundedReceiver<Outgoing>,
     feed: Arc<FeedInner>,
 ) {
     let max = broker.max_message();
+    let mut hello = tokio::time::interval_at(tokio::time::Instant::now() + HELLO_EVERY, HELLO_EVERY);
     loop {
         let next = tokio::select! {
             m = outbox.recv() => m,
+            _ = hello.tick() => Some(Outgoing::Hello),
             () = feed.wait_closed() => None,
         };
-        let Some((seq, change)) = next else { return };
-        if let Err(e) = broker.publish(encode(&feed.process, seq, &change, max)).await {
-            // The other processes miss this change: their token caches age out (see the
-            // access-token crate), their subscribers miss one event.
+        let Some(message) = next else { return };
+        if let Err(e) = broker.publish(encode(&feed.process, &message, max)).await {
+            // The other processes miss this message: their token caches age out (see the
+            // access-token crate), their subscribers miss one event, a write waits its time out.
             tracing::error!(target: "persisted_model::changes", error = %e, "a change could not be published");
         }
     }
 }
 
-/// The broker's message for a change: without its data when it would not fit in `max`
-/// bytes (receivers then load the instance by its id).
-fn encode(process: &str, seq: u64, change: &ModelChange, max: usize) -> String {
-    let text = serde_json::to_string(&Envelope { process, seq, change }).unwrap_or_default();
+/// The broker's message: a change without its data when it would not fit in `max` bytes
+/// (receivers then load the instance by its id).
+fn encode(process: &str, message: &Outgoing, max: usize) -> String {
+    let small = |ack: Option<(String, u64)>, hello: bool| {
+        serde_json::to_string(&Header { process: process.to_owned(), seq: None, ack, hello }).unwrap_or_default()
+    };
+    let (seq, change, confirm) = match message {
+        Outgoing::Change { seq, change, confirm } => (*seq, change, *confirm),
+        Outgoing::Ack { to, seq } => return small(Some((to.clone(), *seq)), false),
+        Outgoing::Hello => return small(None, true),
+    };
+    let text = serde_json::to_string(&Envelope { process, seq, confirm, change }).unwrap_or_default();
     if text.len() <= max {
         return text;
     }
-    let change = ModelChange { data: None, removed: None, reload: true, ..change.clone() };
-    serde_json::to_string(&Envelope { process, seq, change: &change }).unwrap_or_default()
+    let change = ModelChange { data: None, removed: None, reload: true, ..(**change).clone() };
+    serde_json::to_string(&Envelope { process, seq, confirm, change: &change }).unwrap_or_default()
 }
 
 /// A random id for this process's feed.
@@ -334,10 +444,32 @@ mod tests {
         assert!(!ChangeFeed::with_listeners(None, false, Vec::new()).is_complete());
     }
 
+    #[tokio::test]
+    async fn a_change_is_confirmed_once_every_listening_process_acknowledged_it() {
+        let feed = ChangeFeed::with_listeners(None, false, Vec::new());
+        let inner = &feed.inner;
+        let me = inner.process.clone();
+        inner.receive(r#"{"p":"other","hello":true}"#);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let at = Instant::now();
+        // Back from the broker, but the other process has not applied it yet.
+        inner.receive(&format!(r#"{{"p":"{me}","s":1,"m":"AccessToken","tb":"t","k":"remove"}}"#));
+        assert!(!inner.is_confirmed(1, at));
+        // An acknowledgement meant for another process does not count.
+        inner.receive(r#"{"p":"other","ack":["someone else",1]}"#);
+        assert!(!inner.is_confirmed(1, at));
+        inner.receive(&format!(r#"{{"p":"other","ack":["{me}",1]}}"#));
+        assert!(inner.is_confirmed(1, at));
+        // A process first heard of after the change was published never had it to apply.
+        inner.receive(r#"{"p":"newcomer","hello":true}"#);
+        assert!(inner.is_confirmed(1, at));
+    }
+
     #[test]
     fn a_large_change_travels_without_its_data() {
         let row = json!({"id": 1, "name": "x".repeat(500)}).as_object().unwrap().clone();
-        let message = encode("p", 1, &ModelChange::created(&product_definition(), &row), 200);
+        let change = Arc::new(ModelChange::created(&product_definition(), &row));
+        let message = encode("p", &Outgoing::Change { seq: 1, change, confirm: false }, 200);
         assert!(message.len() < 200, "{message}");
         let back: Received = serde_json::from_str(&message).unwrap();
         assert!(back.change.reload && back.change.data.is_none());

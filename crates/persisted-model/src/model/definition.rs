@@ -346,8 +346,8 @@ pub struct ModelSettings {
     /// The table and column names are final: a [`Layout`](crate::Layout) leaves them as they
     /// are (a LoopBack model file that names its table or columns).
     pub fixed_storage_names: bool,
-    /// A write of this model is answered only once the change broker has carried it to every
-    /// server process (at most [`CONFIRM_TIMEOUT`](crate::changes::CONFIRM_TIMEOUT)): the
+    /// A write of this model is answered only once every server process listening on the
+    /// change broker has applied it (at most [`CONFIRM_TIMEOUT`](crate::changes::CONFIRM_TIMEOUT)): the
     /// access-token crate sets it on the token model, so that a logout on one process is seen
     /// by the very next request on any other.
     pub confirm_changes: bool,
