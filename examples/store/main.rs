@@ -64,7 +64,10 @@ async fn seed(api: &RestApi) -> Result<(), persisted_model::Error> {
     Ok(())
 }
 
-#[tokio::main]
+// actix's runtime, as actix-web's own examples: the database connections the start-up opens
+// live on it, and the workers are actix's. (With #[tokio::main], a second, multi-threaded
+// runtime held the connections the workers then used, one more thread on every wakeup.)
+#[actix_web::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -94,9 +97,10 @@ async fn main() -> std::io::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(log_request))
+            // The API first: actix tries services in order, and most requests are for it.
+            .service(api.scope("/api"))
             .service(api.health())
             .service(api.explorer("/api"))
-            .service(api.scope("/api"))
             .default_service(web::to(url_not_found))
     })
     .bind((host.as_str(), port))?

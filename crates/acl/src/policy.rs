@@ -2,6 +2,9 @@
 //! no entry means the model's default permission.
 
 use std::collections::HashMap;
+use std::fmt;
+
+use smallvec::SmallVec;
 
 use crate::entry::{AccessType, AclEntry, Permission, PrincipalType};
 use crate::principal::Caller;
@@ -46,15 +49,33 @@ pub enum Decision {
     Deny,
 }
 
-/// A decision with the reason, for logs and debugging.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
+/// A decision and what made it, for logs and debugging. It borrows the deciding entry; the
+/// reason is put in words only when asked (`reason()`), so a check allocates nothing for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Check<'p> {
     /// Allow or deny.
     pub decision: Decision,
     /// The entry that decided; `None` when the default permission or a scope decided.
-    pub entry: Option<AclEntry>,
+    pub entry: Option<&'p AclEntry>,
+    /// The default permission, when it decided.
+    pub default: Option<Permission>,
+}
+
+impl Check<'_> {
     /// Why, in words.
-    pub reason: String,
+    pub fn reason(&self) -> impl fmt::Display + '_ {
+        struct Reason<'a, 'p>(&'a Check<'p>);
+        impl fmt::Display for Reason<'_, '_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match (self.0.entry, self.0.default) {
+                    (Some(entry), _) => write!(f, "decided by {entry}"),
+                    (None, Some(default)) => write!(f, "no entry applies: default permission {default:?}"),
+                    (None, None) => f.write_str("the token's scopes do not allow this method"),
+                }
+            }
+        }
+        Reason(self)
+    }
 }
 
 /// Static ACLs compiled once: entries grouped by model, each group sorted by specificity is
@@ -96,44 +117,40 @@ impl Policy {
     }
 
     /// Decides a request; fails only when the resolver does.
-    pub async fn check<R: RoleResolver>(
-        &self,
+    pub async fn check<'p, R: RoleResolver>(
+        &'p self,
         request: &AccessRequest<'_>,
         caller: &Caller,
         resolver: &R,
-    ) -> Result<Check, R::Error> {
+    ) -> Result<Check<'p>, R::Error> {
         self.check_with(request, caller, resolver, &[]).await
     }
 
     /// Decides a request with extra (dynamic) entries.
-    pub async fn check_with<R: RoleResolver>(
-        &self,
+    pub async fn check_with<'p, R: RoleResolver>(
+        &'p self,
         request: &AccessRequest<'_>,
         caller: &Caller,
         resolver: &R,
-        extra: &[AclEntry],
-    ) -> Result<Check, R::Error> {
+        extra: &'p [AclEntry],
+    ) -> Result<Check<'p>, R::Error> {
         // Scopes first: a token limited to other scopes may call nothing here.
-        let wanted = request.scopes.map(<[String]>::to_vec).unwrap_or_else(|| vec!["DEFAULT".to_owned()]);
-        if caller.is_authenticated() && !caller.effective_scopes().iter().any(|s| wanted.contains(s)) {
-            return Ok(Check {
-                decision: Decision::Deny,
-                entry: None,
-                reason: "the token's scopes do not allow this method".into(),
-            });
+        if caller.is_authenticated() && !caller.has_scope_in(request.scopes) {
+            return Ok(Check { decision: Decision::Deny, entry: None, default: None });
         }
-        let mut candidates: Vec<(u64, &AclEntry)> =
+        // Most models have a handful of entries: they are ranked on the stack.
+        let mut candidates: SmallVec<[(u64, &AclEntry); 16]> =
             self.entries(request.model).chain(extra.iter()).filter_map(|e| score(e, request).map(|s| (s, e))).collect();
         candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
         for (_, entry) in candidates {
             if applies(entry, request, caller, resolver).await? {
                 let decision = if entry.permission.denies() { Decision::Deny } else { Decision::Allow };
-                return Ok(Check { decision, entry: Some(entry.clone()), reason: format!("decided by {entry}") });
+                return Ok(Check { decision, entry: Some(entry), default: None });
             }
         }
         let default = self.defaults.get(request.model).copied().unwrap_or(Permission::Allow);
         let decision = if default.denies() { Decision::Deny } else { Decision::Allow };
-        Ok(Check { decision, entry: None, reason: format!("no entry applies: default permission {default:?}") })
+        Ok(Check { decision, entry: None, default: Some(default) })
     }
 }
 
@@ -370,8 +387,8 @@ mod tests {
         let check =
             block_on(policy.check(&AccessRequest::new("User", "find", AccessType::Read), &Caller::anonymous(), &()))
                 .unwrap();
-        assert_eq!(check.entry, Some(AclEntry::role("User", "*", None, "$everyone").deny()));
-        assert!(check.reason.contains("Deny User.*"), "{}", check.reason);
+        assert_eq!(check.entry.cloned(), Some(AclEntry::role("User", "*", None, "$everyone").deny()));
+        assert!(check.reason().to_string().contains("Deny User.*"), "{}", check.reason());
     }
 
     #[test]

@@ -57,6 +57,16 @@ impl Caller {
         self.principals.iter().find(|p| p.kind == PrincipalType::User).map(|p| p.id.as_str())
     }
 
+    /// Whether one of the token's scopes is among `wanted` (a method's scopes, `None` for
+    /// LoopBack's `["DEFAULT"]`). A token without scopes has `DEFAULT`; an empty list has none.
+    pub fn has_scope_in(&self, wanted: Option<&[String]>) -> bool {
+        let wanted = |scope: &str| wanted.map_or(scope == "DEFAULT", |w| w.iter().any(|s| s == scope));
+        match &self.scopes {
+            Some(scopes) => scopes.iter().any(|s| wanted(s)),
+            None => wanted("DEFAULT"),
+        }
+    }
+
     /// The token's scopes: LoopBack's `["DEFAULT"]` when it has none. An empty list allows
     /// nothing (scopes only ever narrow).
     pub fn effective_scopes(&self) -> Vec<String> {

@@ -161,9 +161,8 @@ pub(crate) async fn authorize(
     method: &RemoteMethod,
     model_id: Option<&Value>,
 ) -> Result<()> {
-    let aliases: Vec<&str> = method.aliases.to_vec();
     Check::on_pool(state, caller)
-        .authorize_as(model, &method.name, &aliases, method.access, model_id, method.scopes.as_deref())
+        .authorize_as(model, &method.name, &method.aliases, method.access, model_id, method.scopes.as_deref())
         .await
 }
 
@@ -178,7 +177,7 @@ pub(crate) struct Check<'a> {
 impl<'a> Check<'a> {
     /// A check that looks roles up on the pool (outside any write).
     pub(crate) fn on_pool(state: &'a RestState, caller: &'a Caller) -> Self {
-        Check { state, db: Db::pool(&state.db), caller }
+        Check { state, db: state.pool(), caller }
     }
 
     /// Checks `method` on `model` (for the instance `model_id`): a denial is LoopBack's 401 or
@@ -224,7 +223,7 @@ impl<'a> Check<'a> {
         }
         let resolver = Resolver { state, db, model };
         let check = state.policy.check_with(&request, caller, &resolver, &extra).await?;
-        tracing::trace!(target: "persisted_model::acl", model = %model.name, method, decision = ?check.decision, reason = %check.reason);
+        tracing::trace!(target: "persisted_model::acl", model = %model.name, method, decision = ?check.decision, reason = %check.reason());
         Ok(check.decision)
     }
 }

@@ -71,7 +71,9 @@ pub use changes::{ChangeBroker, ChangeFeed, ChangeKind, ModelChange, Notice, Pos
 #[doc(inline)]
 pub use connection::Db;
 #[doc(inline)]
-pub use database::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, connect, connect_from_env, connect_options};
+pub use database::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, SQLITE_POOL_SIZE, connect, connect_from_env, connect_options,
+};
 #[doc(inline)]
 pub use error::{ClientError, Error, Result};
 #[doc(inline)]

@@ -10,7 +10,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::access::Check;
-use crate::connection::Db;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Where};
 use crate::model::{Instance, ModelHandle, PersistedModel};
@@ -80,7 +79,7 @@ impl<M: PersistedModel + DeserializeOwned> Repository<M> {
     }
 
     fn store<'a>(&'a self, method: &'a str) -> Store<'a> {
-        let mut store = Store::new(&self.state, Db::pool(&self.state.db), &self.model, method, None);
+        let mut store = Store::new(&self.state, self.state.pool(), &self.model, method, None);
         store.call.caller = self.caller.as_ref();
         store.keep_hidden = true;
         store

@@ -24,6 +24,17 @@ pub trait ChangeBroker: Send + Sync + 'static {
     /// Sends one message to every listening process.
     fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>>;
 
+    /// Sends messages that queued up while the previous ones went out, in order. The default
+    /// sends them one by one; a broker that can send many in one round trip should.
+    fn publish_many(&self, messages: Vec<String>) -> SendFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            for message in messages {
+                self.publish(message).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Delivers every process's messages to `inbox` until [`Inbox::is_closed`], connecting
     /// again after a lost connection. Runs as a task of its own.
     fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()>;

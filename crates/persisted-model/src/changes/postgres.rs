@@ -16,9 +16,12 @@ pub const DEFAULT_CHANNEL: &str = "persisted_model_changes";
 /// connection cut without a reset would otherwise go unnoticed.
 const IDLE_CHECK: Duration = Duration::from_secs(15);
 
-/// Changes through `NOTIFY` on the application's own database. The listening connection is a
-/// connection of its own (not one of the pool's), made again after any loss; messages are
-/// sent on the pool.
+/// Changes through `NOTIFY` on the application's own database. Listening and publishing each
+/// use a connection of their own, never one of the application's pool: the broker's tasks run
+/// on the runtime that built the API, and a pool connection they opened there would then
+/// serve requests on actix's workers, its socket driven from the other runtime. Under load
+/// such requests stalled for seconds (the benchmark's 503s), and none did once the broker
+/// kept its own connections.
 #[derive(Debug, Clone)]
 pub struct PostgresBroker {
     pool: PgPool,
@@ -32,8 +35,11 @@ impl PostgresBroker {
         if db.get_database_backend() != sea_orm::DbBackend::Postgres {
             return None;
         }
-        let pool = db.get_postgres_connection_pool().clone();
-        let options = (*pool.connect_options()).clone();
+        let options = (*db.get_postgres_connection_pool().connect_options()).clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options.clone());
         Some(Self { pool, options, channel: DEFAULT_CHANNEL.to_owned() })
     }
 
@@ -57,10 +63,15 @@ impl PostgresBroker {
 
 impl ChangeBroker for PostgresBroker {
     fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>> {
+        self.publish_many(vec![message])
+    }
+
+    fn publish_many(&self, messages: Vec<String>) -> SendFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            sqlx::query("SELECT pg_notify($1, $2)")
+            // One statement: each element is its own notification, delivered in order.
+            sqlx::query("SELECT pg_notify($1, m) FROM unnest($2::text[]) WITH ORDINALITY AS t(m, i) ORDER BY i")
                 .bind(&self.channel)
-                .bind(message)
+                .bind(messages)
                 .execute(&self.pool)
                 .await
                 .map(|_| ())

@@ -45,13 +45,18 @@ impl RedisBroker {
         self
     }
 
-    async fn send(&self, message: &str) -> Result<(), redis::RedisError> {
+    /// One `PUBLISH` per message, pipelined: one round trip.
+    async fn send(&self, messages: &[String]) -> Result<(), redis::RedisError> {
         let mut slot = self.publisher.lock().await;
         let conn = match slot.as_mut() {
             Some(conn) => conn,
             None => slot.insert(self.client.get_multiplexed_async_connection().await?),
         };
-        let sent = redis::cmd("PUBLISH").arg(&self.channel).arg(message).query_async::<i64>(conn).await;
+        let mut pipe = redis::pipe();
+        for message in messages {
+            pipe.cmd("PUBLISH").arg(&self.channel).arg(message).ignore();
+        }
+        let sent = pipe.query_async::<()>(conn).await;
         if sent.is_err() {
             *slot = None;
         }
@@ -61,11 +66,15 @@ impl RedisBroker {
 
 impl ChangeBroker for RedisBroker {
     fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>> {
+        self.publish_many(vec![message])
+    }
+
+    fn publish_many(&self, messages: Vec<String>) -> SendFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
             // One retry on a fresh connection: a connection idle for long may have been closed.
-            match self.send(&message).await {
+            match self.send(&messages).await {
                 Ok(()) => Ok(()),
-                Err(_) => self.send(&message).await.map_err(|e| BrokerError(e.to_string())),
+                Err(_) => self.send(&messages).await.map_err(|e| BrokerError(e.to_string())),
             }
         })
     }

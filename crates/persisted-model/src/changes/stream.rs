@@ -149,7 +149,7 @@ impl Subscription {
             // rows and an updateAll's data cannot be read again).
             let id = change.target.as_ref()?;
             if change.kind != ChangeKind::Remove && !change.partial {
-                data = crate::store::find_rows_by_id(&crate::Db::pool(&state.db), def, id).await.ok()?;
+                data = crate::store::find_rows_by_id(&state.pool(), def, id).await.ok()?;
                 data.as_ref()?;
             }
         }
@@ -205,13 +205,7 @@ impl Subscription {
                     .collect(),
             );
         }
-        let store = Store::new(
-            &self.state,
-            crate::Db::pool(&self.state.db),
-            &self.model,
-            "createChangeStream",
-            Some(&self.request),
-        );
+        let store = Store::new(&self.state, self.state.pool(), &self.model, "createChangeStream", Some(&self.request));
         let filter = Filter { fields: self.fields.clone(), ..Filter::default() };
         store.present(data, &filter).await.ok()
     }

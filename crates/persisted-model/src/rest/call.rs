@@ -33,7 +33,7 @@ pub struct Call {
 impl Call {
     /// A store over the method's model.
     pub fn store(&self) -> Store<'_> {
-        Store::new(&self.state, crate::Db::pool(&self.state.db), &self.model, &self.method, Some(&self.request))
+        Store::new(&self.state, self.state.pool(), &self.model, &self.method, Some(&self.request))
     }
 
     /// Typed data access to a registered model acting as this call's caller: the model's

@@ -69,7 +69,7 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
     let model = &target.model;
     let def = model.definition();
     let method = &target.method;
-    let store = Store::new(state, crate::Db::pool(&state.db), model, &method.name, Some(&req));
+    let store = Store::new(state, state.pool(), model, &method.name, Some(&req));
     let args = Args { params: QueryParams::parse(req.query_string()), state };
     let body = if target.reads_body { read_body(&req, payload, state.body_limit).await? } else { Value::Null };
     if let Value::Array(items) = &body

@@ -56,9 +56,26 @@ pub struct RestState {
     pub keep_alive: std::time::Duration,
     /// The generated document, made once per REST root (every worker mounts the explorer).
     openapi_cache: std::sync::Mutex<Vec<(String, utoipa::openapi::OpenApi)>>,
+    /// SQLite's writes, one at a time in arrival order.
+    write_gate: Option<crate::connection::WriteGate>,
+    /// Set once the first worker mounts the routes and the start-up connections are closed.
+    serving: std::sync::Once,
 }
 
 impl RestState {
+    /// The pool, as the framework's own statements use it: on SQLite, writes take their turn in
+    /// the process's write queue.
+    pub fn pool(&self) -> crate::Db<'_> {
+        crate::Db::gated(&self.db, self.write_gate.as_ref())
+    }
+
+    /// Called as a worker mounts the routes: the connections opened until then (on the
+    /// runtime that built the API) are closed once, so that the workers open their own (see
+    /// `connection::close_idle_connections`).
+    pub(crate) fn start_serving(&self) {
+        self.serving.call_once(|| crate::connection::close_idle_connections(&self.db));
+    }
+
     /// A store over a registered model, for code outside a route (seeding, authenticators).
     pub fn store<'a>(
         &'a self,
@@ -66,7 +83,7 @@ impl RestState {
         method: &'a str,
         request: Option<&'a actix_web::HttpRequest>,
     ) -> Option<crate::Store<'a>> {
-        self.store_on(crate::Db::pool(&self.db), model, method, request)
+        self.store_on(self.pool(), model, method, request)
     }
 
     /// A store over a registered model on a given connection (a write's transaction, for
@@ -809,6 +826,7 @@ impl RestApiBuilder {
         );
         Ok(RestApi {
             state: Data::new(RestState {
+                write_gate: crate::connection::WriteGate::for_database(&self.db),
                 db: self.db,
                 registry: Arc::new(self.registry),
                 limits: self.limits,
@@ -823,6 +841,7 @@ impl RestApiBuilder {
                 changes,
                 keep_alive: self.keep_alive,
                 openapi_cache: Default::default(),
+                serving: std::sync::Once::new(),
             }),
         })
     }

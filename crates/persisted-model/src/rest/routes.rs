@@ -40,6 +40,9 @@ fn reads_body(op: &Operation) -> bool {
     }
 }
 
+/// One path and the verbs it answers, each with what it runs.
+type PathRoutes = (String, Vec<(Method, Arc<RouteTarget>)>);
+
 /// The routes of one model, mountable with `App::service` under the REST root. They carry
 /// the API's shared state, so they answer wherever they are mounted; get them from
 /// [`RestApi::model_routes`](super::RestApi::model_routes).
@@ -65,10 +68,13 @@ impl ModelRoutes {
         self.model.remote_methods()
     }
 
-    /// The actix scope with every route.
+    /// The actix scope with every route: one resource per path, holding that path's verbs, so
+    /// a request matches each path pattern once. Paths with fewer parameters come first (as
+    /// strong-remoting sorts them), so `/count` is never taken for an id.
     pub fn scope(&self) -> Scope {
+        self.state.start_serving();
         let def = self.model.definition();
-        let mut scope = web::scope(&format!("/{}", def.path)).app_data(self.state.clone());
+        let mut paths: Vec<PathRoutes> = Vec::new();
         for m in self.remote_methods() {
             let target = Arc::new(RouteTarget {
                 model: self.model.clone(),
@@ -77,28 +83,55 @@ impl ModelRoutes {
             });
             for (verb, path) in &m.routes {
                 // The model's root answers with and without the trailing slash.
-                let paths: &[&str] = if path == "/" { &["", "/"] } else { &[path.as_str()] };
-                for p in paths {
-                    let target = Arc::clone(&target);
-                    scope = scope.route(
-                        p,
-                        web::method(verb.clone()).to(move |req: HttpRequest, payload: Payload| {
-                            let target = Arc::clone(&target);
-                            async move { dispatch(req, payload, &target).await }
-                        }),
-                    );
+                let forms: &[&str] = if path == "/" { &["", "/"] } else { &[path.as_str()] };
+                for p in forms {
+                    let route = (verb.clone(), Arc::clone(&target));
+                    match paths.iter_mut().find(|(known, _)| known == p) {
+                        Some((_, routes)) => routes.push(route),
+                        None => paths.push(((*p).to_owned(), vec![route])),
+                    }
                 }
             }
         }
-        let name = def.name.clone();
-        scope.default_service(web::to(move |req: HttpRequest| {
-            let name = name.clone();
-            async move {
-                let rest = unprocessed(&req);
-                not_found_json(format!("Shared class \"{name}\" has no method handling {} {rest}", req.method()))
+        paths.sort_by_key(|(path, _)| path.matches('{').count());
+        let name: Arc<str> = def.name.as_str().into();
+        let mut scope = web::scope(&format!("/{}", def.path)).app_data(self.state.clone());
+        for (path, routes) in paths {
+            let mut resource = web::resource(path.as_str());
+            for (verb, target) in routes {
+                resource = resource.route(web::method(verb).to(move |req: HttpRequest, payload: Payload| {
+                    let target = Arc::clone(&target);
+                    async move { dispatch(req, payload, &target).await }
+                }));
             }
+            // A known path with another verb: LoopBack's 404, not actix's 405. The resource
+            // consumed the path, so its last segments (as many as the pattern has) are shown.
+            let (name, segments) = (Arc::clone(&name), path.split('/').filter(|s| !s.is_empty()).count());
+            scope = scope.service(resource.default_service(web::to(move |req: HttpRequest| {
+                let name = Arc::clone(&name);
+                async move {
+                    let rest = last_segments(req.path(), segments);
+                    not_found_json(format!("Shared class \"{name}\" has no method handling {} {rest}", req.method()))
+                }
+            })));
+        }
+        scope.default_service(web::to(move |req: HttpRequest| {
+            let name = Arc::clone(&name);
+            async move { no_method_of(&name, &req) }
         }))
     }
+}
+
+/// `Shared class "Product" has no method handling GET /x`.
+fn no_method_of(model: &str, req: &HttpRequest) -> HttpResponse {
+    not_found_json(format!("Shared class \"{model}\" has no method handling {} {}", req.method(), unprocessed(req)))
+}
+
+/// The last `n` segments of `path`, as `/a/b` (`/` for none).
+fn last_segments(path: &str, n: usize) -> String {
+    let path = path.trim_end_matches('/');
+    let start = path.rmatch_indices('/').nth(n.saturating_sub(1)).map_or(0, |(i, _)| i);
+    if n == 0 || path.is_empty() { "/".to_owned() } else { path[start..].to_owned() }
 }
 
 impl HttpServiceFactory for ModelRoutes {
@@ -126,4 +159,17 @@ pub(crate) async fn no_method(req: HttpRequest) -> HttpResponse {
 pub async fn url_not_found(req: HttpRequest) -> HttpResponse {
     let method = if req.method() == Method::HEAD { Method::GET } else { req.method().clone() };
     not_found_json(format!("Cannot {method} {}", req.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_segments;
+
+    #[test]
+    fn the_path_a_method_is_missing_for_is_the_model_relative_one() {
+        assert_eq!(last_segments("/api/Products/1", 1), "/1");
+        assert_eq!(last_segments("/api/Products/1/exists", 2), "/1/exists");
+        assert_eq!(last_segments("/api/Products/", 0), "/");
+        assert_eq!(last_segments("/api/Products", 0), "/");
+    }
 }

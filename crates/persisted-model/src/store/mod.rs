@@ -506,14 +506,22 @@ impl<'a> Store<'a> {
     /// Shapes a stored row for the client: `loaded` hook, then hidden properties removed and
     /// `fields` applied (included relations are kept).
     pub async fn present(&self, mut row: Instance, filter: &Filter) -> Result<Instance> {
-        self.model.hooks().loaded(&self.call, &mut row).await?;
+        // A model without hooks has no `loaded` hook: no boxed future per row.
+        if self.model.has_hooks() {
+            self.model.hooks().loaded(&self.call, &mut row).await?;
+        }
         let def = self.def();
         let keep_hidden = self.keep_hidden;
-        row.retain(|key, _| match def.property(key) {
-            Some(p) => (keep_hidden || !p.hidden) && filter.fields.as_ref().is_none_or(|f| f.iter().any(|n| n == key)),
-            // Included relations, and what a `loaded` hook added unless `fields` narrowed.
-            None => filter.fields.is_none() || filter.include.iter().any(|i| i.relation == *key),
-        });
+        // Nothing to hide and no `fields`: every key stays, so no lookup per key.
+        if filter.fields.is_some() || (!keep_hidden && def.properties.iter().any(|p| p.hidden)) {
+            row.retain(|key, _| match def.property(key) {
+                Some(p) => {
+                    (keep_hidden || !p.hidden) && filter.fields.as_ref().is_none_or(|f| f.iter().any(|n| n == key))
+                }
+                // Included relations, and what a `loaded` hook added unless `fields` narrowed.
+                None => filter.fields.is_none() || filter.include.iter().any(|i| i.relation == *key),
+            });
+        }
         if def.settings.omit_nulls {
             row.retain(|_, value| !value.is_null());
         }

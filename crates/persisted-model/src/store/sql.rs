@@ -41,16 +41,20 @@ pub async fn find<C: ConnectionTrait>(
     filter: &Filter,
 ) -> Result<Vec<Instance>, DbErr> {
     let backend = db.get_database_backend();
-    let rows = db.query_all(&select_statement(model, filter, backend)?).await?;
-    rows.iter()
-        .map(|row| {
-            let mut out = Instance::with_capacity(model.properties.len());
-            for (i, p) in model.properties.iter().enumerate() {
-                out.insert(p.name.clone(), property_from_row(row, i, p)?);
-            }
-            Ok(out)
-        })
-        .collect()
+    let select = select_statement(model, filter, backend)?;
+    let decode = |row: &sea_orm::QueryResult| {
+        let mut out = Instance::with_capacity(model.properties.len());
+        for (i, p) in model.properties.iter().enumerate() {
+            out.insert(p.name.clone(), property_from_row(row, i, p)?);
+        }
+        Ok(out)
+    };
+    if filter.limit == Some(1) {
+        // findById, findOne, token lookups: the driver stops at the first row instead of
+        // streaming the end of the result too (on SQLite one message less between threads).
+        return db.query_one(&select).await?.as_ref().map(decode).into_iter().collect();
+    }
+    db.query_all(&select).await?.iter().map(decode).collect()
 }
 
 /// The row with this id.
