@@ -66,6 +66,18 @@ async fn static_roles_owner_and_custom_roles() {
         // ...but not write.
         let res = t.call_as(&admin, Method::DELETE, &format!("/api/Secrets/{mine}"), None).await;
         assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+        // Role memberships are cached; removing alice's mapping takes effect at once.
+        let state = t.api.state();
+        let mappings = state.store("RoleMapping", "deleteById", None).unwrap();
+        let removed = mappings
+            .delete_where(persisted_model::filter::Where::eq("principalId", persisted_model::id_text(&alice_id).into()))
+            .await
+            .unwrap();
+        assert_eq!(removed, 1, "[{}]", t.backend);
+        let res =
+            t.call_as(&alice, Method::POST, "/api/Secrets", Some(json!({"text": "again", "userId": alice_id}))).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "[{}] a removed role still granted: {:?}", t.backend, res.body);
     })
     .await;
 }

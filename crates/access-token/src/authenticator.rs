@@ -88,8 +88,8 @@ impl Authenticator for TokenAuthenticator {
                 .and_then(Value::as_array)
                 .map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect());
             if cached && (!expires_never(&row) || eternal_ok) {
-                let entry = Cached::new(user_id.clone(), scopes.clone(), expires_at(&row), generation);
-                self.cache.put(stored_id.clone(), entry);
+                let entry = Cached { user_id: user_id.clone(), scopes: scopes.clone(), expires_at: expires_at(&row) };
+                self.cache.put(stored_id.clone(), entry, generation);
             }
             Ok(caller_for(req, &self.user_model, stored_id, user_id, scopes))
         })

@@ -14,8 +14,10 @@
 //! within that time.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -26,39 +28,23 @@ const CAPACITY: usize = 10_000;
 /// How long an entry is served before the table is read again.
 pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// What a request needs from a token row.
-#[derive(Debug, Clone)]
-pub(crate) struct Cached {
-    pub(crate) user_id: Value,
-    pub(crate) scopes: Option<Vec<String>>,
-    /// `None`: eternal.
-    pub(crate) expires_at: Option<DateTime<Utc>>,
-    generation: u64,
-    cached_at: std::time::Instant,
-}
-
-impl Cached {
-    pub(crate) fn new(
-        user_id: Value,
-        scopes: Option<Vec<String>>,
-        expires_at: Option<DateTime<Utc>>,
-        generation: u64,
-    ) -> Self {
-        Self { user_id, scopes, expires_at, generation, cached_at: std::time::Instant::now() }
-    }
-}
-
-/// Valid tokens by stored id, shared by the token hooks (which invalidate it) and the
-/// authenticator (which fills it).
-#[derive(Debug, Default)]
-pub(crate) struct TokenCache {
-    entries: Mutex<HashMap<String, Cached>>,
+/// Answers that any change of their table voids: each is stored with the generation it was
+/// read at, and served only while that generation is current and for at most [`MAX_AGE`]. The
+/// token cache and the role cache are both one.
+#[derive(Debug)]
+pub(crate) struct Generational<K, V> {
+    entries: Mutex<HashMap<K, (V, u64, Instant)>>,
     generation: AtomicU64,
 }
 
-impl TokenCache {
-    /// Marks every cached token stale: called on any token save or delete. The entries are
-    /// dropped too, since none of them may be served again.
+impl<K, V> Default for Generational<K, V> {
+    fn default() -> Self {
+        Self { entries: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Generational<K, V> {
+    /// Voids every entry (and drops them, since none may be served again).
     pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut entries) = self.entries.lock() {
@@ -66,29 +52,68 @@ impl TokenCache {
         }
     }
 
+    /// The generation to read at: taken before the read, so a change during it leaves the
+    /// answer stale.
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// The entry for a stored id, if it is from the current generation and not expired.
-    pub(crate) fn get(&self, id: &str) -> Option<Cached> {
+    /// The answer for `key`, if current.
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         let entries = self.entries.lock().ok()?;
-        let hit = entries.get(id)?;
-        let fresh = hit.generation == self.generation()
-            && hit.cached_at.elapsed() < MAX_AGE
-            && hit.expires_at.is_none_or(|t| Utc::now() < t);
-        fresh.then(|| hit.clone())
+        let (value, generation, at) = entries.get(key)?;
+        (*generation == self.generation() && at.elapsed() < MAX_AGE).then(|| value.clone())
     }
 
-    /// Remembers a token read at `generation` (taken before the read, so a change during the
-    /// read leaves the entry stale).
-    pub(crate) fn put(&self, id: String, entry: Cached) {
+    /// Remembers an answer read at `generation`.
+    pub(crate) fn put(&self, key: K, value: V, generation: u64) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CAPACITY {
                 entries.clear();
             }
-            entries.insert(id, entry);
+            entries.insert(key, (value, generation, Instant::now()));
         }
+    }
+}
+
+/// What a request needs from a token row.
+#[derive(Debug, Clone)]
+pub(crate) struct Cached {
+    pub(crate) user_id: Value,
+    pub(crate) scopes: Option<Vec<String>>,
+    /// `None`: eternal.
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+}
+
+/// Valid tokens by stored id, shared by the token hooks (which invalidate it on any token save
+/// or delete) and the authenticator (which fills it).
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    tokens: Generational<String, Cached>,
+}
+
+impl TokenCache {
+    /// Marks every cached token stale: called on any token save or delete.
+    pub(crate) fn invalidate(&self) {
+        self.tokens.invalidate();
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.tokens.generation()
+    }
+
+    /// The entry for a stored id, if it is current and the token has not expired.
+    pub(crate) fn get(&self, id: &str) -> Option<Cached> {
+        self.tokens.get(id).filter(|hit| hit.expires_at.is_none_or(|t| Utc::now() < t))
+    }
+
+    /// Remembers a token read at `generation`.
+    pub(crate) fn put(&self, id: String, entry: Cached, generation: u64) {
+        self.tokens.put(id, entry, generation);
     }
 }
 
@@ -99,7 +124,8 @@ mod tests {
     #[test]
     fn any_token_change_makes_entries_stale() {
         let cache = TokenCache::default();
-        cache.put("a".into(), Cached::new(Value::from(1), None, None, cache.generation()));
+        let token = Cached { user_id: Value::from(1), scopes: None, expires_at: None };
+        cache.put("a".into(), token, cache.generation());
         assert!(cache.get("a").is_some());
         cache.invalidate();
         assert!(cache.get("a").is_none());
@@ -109,7 +135,8 @@ mod tests {
     fn expired_entries_are_not_served() {
         let cache = TokenCache::default();
         let past = Utc::now() - chrono::Duration::seconds(1);
-        cache.put("b".into(), Cached::new(Value::from(1), None, Some(past), cache.generation()));
+        let token = Cached { user_id: Value::from(1), scopes: None, expires_at: Some(past) };
+        cache.put("b".into(), token, cache.generation());
         assert!(cache.get("b").is_none());
     }
 }

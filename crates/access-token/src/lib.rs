@@ -28,6 +28,7 @@ mod extract;
 mod methods;
 mod models;
 mod password;
+mod role_cache;
 mod role_source;
 mod seed;
 mod token;
@@ -230,14 +231,23 @@ impl AccessTokens {
         // the user's tokens) empties the cache, as does a possible loss of changes.
         let feed_cache = cache.clone();
         let watched = token_name.clone();
+        // Any change to a Role or a RoleMapping (a new mapping grants a role) empties the role
+        // cache.
+        let roles = std::sync::Arc::<role_cache::RoleCache>::default();
+        let feed_roles = roles.clone();
         let builder = builder.on_change(move |notice| match notice {
-            persisted_model::Notice::Change(c)
-                if c.model == watched && c.kind != persisted_model::ChangeKind::Create =>
-            {
-                feed_cache.invalidate();
+            persisted_model::Notice::Change(c) => {
+                if c.model == watched && c.kind != persisted_model::ChangeKind::Create {
+                    feed_cache.invalidate();
+                }
+                if c.model == "Role" || c.model == "RoleMapping" {
+                    feed_roles.invalidate();
+                }
             }
-            persisted_model::Notice::Change(_) => {}
-            persisted_model::Notice::MayHaveMissed => feed_cache.invalidate(),
+            persisted_model::Notice::MayHaveMissed => {
+                feed_cache.invalidate();
+                feed_roles.invalidate();
+            }
         });
         let token_authenticator = TokenAuthenticator {
             user_model: user_name.clone(),
@@ -276,6 +286,8 @@ impl AccessTokens {
             table(d);
             d.settings.public = false;
         };
+        // A role write is answered once every process has emptied its role cache.
+        let confirmed = |d: &mut persisted_model::ModelDefinition| d.settings.confirm_changes = true;
         let builder = builder.check(model_shapes);
         let builder = if self.loopback3_layout { builder.layout(persisted_model::Layout::LoopBack3) } else { builder };
         let builder = if self.acl_table {
@@ -286,10 +298,10 @@ impl AccessTokens {
         builder
             .handle(user)
             .handle(tokens)
-            .handle(ModelHandle::of::<role::Model>().map_definition(hidden))
-            .handle(ModelHandle::of::<role_mapping::Model>().map_definition(hidden))
+            .handle(ModelHandle::of::<role::Model>().map_definition(hidden).map_definition(confirmed))
+            .handle(ModelHandle::of::<role_mapping::Model>().map_definition(hidden).map_definition(confirmed))
             .authenticator(token_authenticator)
-            .role_source(RoleMappingRoles)
+            .role_source(RoleMappingRoles::cached(roles))
     }
 }
 

@@ -1,13 +1,27 @@
 //! Static roles from the Role and RoleMapping tables.
 
+use std::sync::Arc;
+
 use persisted_model::acl::{AccessRequest, Caller};
 use persisted_model::{BoxFuture, Error, ModelDefinition, RestState, Result, RoleSource};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query};
 
+use crate::role_cache::RoleCache;
+
 /// A caller is in role `name` when a RoleMapping row maps their user id to the Role `name`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RoleMappingRoles;
+/// The one `AccessTokens::register` adds remembers answers while the change feed is complete
+/// (see `role_cache`); `RoleMappingRoles::default()` asks the tables every time.
+#[derive(Debug, Clone, Default)]
+pub struct RoleMappingRoles {
+    cache: Option<Arc<RoleCache>>,
+}
+
+impl RoleMappingRoles {
+    pub(crate) fn cached(cache: Arc<RoleCache>) -> Self {
+        Self { cache: Some(cache) }
+    }
+}
 
 /// `table.column` of a property, for hand-built SQL over a model's own names.
 fn column(model: &ModelDefinition, property: &str) -> Result<Expr> {
@@ -31,6 +45,11 @@ impl RoleSource for RoleMappingRoles {
             let (Some(roles), Some(mappings)) = (state.registry.get("Role"), state.registry.get("RoleMapping")) else {
                 return Ok(None);
             };
+            let cache = self.cache.as_deref().filter(|_| !db.in_transaction() && state.changes.is_complete());
+            if let Some(known) = cache.and_then(|c| c.get(role, user)) {
+                return Ok(known);
+            }
+            let generation = cache.map(RoleCache::generation);
             let (r, m) = (roles.definition(), mappings.definition());
             // One query: whether the role exists, and whether the user is mapped to it.
             let mut select = Query::select();
@@ -52,7 +71,11 @@ impl RoleSource for RoleMappingRoles {
             let row = db.query_one(&select).await?.ok_or_else(|| Error::Internal("COUNT returned no row".into()))?;
             let (roles_named, mapped): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
             // A role that is not in the table may be another source's.
-            Ok((roles_named > 0).then_some(mapped > 0))
+            let answer = (roles_named > 0).then_some(mapped > 0);
+            if let (Some(cache), Some(generation)) = (cache, generation) {
+                cache.put(role, user, answer, generation);
+            }
+            Ok(answer)
         })
     }
 }

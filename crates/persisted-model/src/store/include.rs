@@ -92,12 +92,31 @@ fn weight(item: &Instance, scope: &Filter) -> usize {
         .sum::<usize>()
 }
 
-fn key_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(format!("s:{s}")),
-        other => Some(format!("n:{other}")),
-    }
+/// A key as relations match it, compared without formatting: a string never equals a number
+/// (`"1"` is not `1`), nor an integer a float.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Text(&'a str),
+    Int(i64),
+    UInt(u64),
+    Float(u64),
+    Bool(bool),
+    /// Arrays and objects, by their JSON text.
+    Json(String),
+}
+
+fn key(v: &Value) -> Option<Key<'_>> {
+    Some(match v {
+        Value::Null => return None,
+        Value::String(s) => Key::Text(s),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Key::Int(i),
+            (None, Some(u)) => Key::UInt(u),
+            _ => Key::Float(n.as_f64().unwrap_or(f64::NAN).to_bits()),
+        },
+        Value::Bool(b) => Key::Bool(*b),
+        other => Key::Json(other.to_string()),
+    })
 }
 
 async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include, budget: &Budget) -> Result<()> {
@@ -118,15 +137,31 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include, b
                 return Ok(());
             }
             let target_id = target.definition().id_property().name.clone();
-            let found = fetch_in(&target_store, &include.scope, &target_id, &keys, budget).await?;
-            let by_id = index_by(&found, &target_id);
-            for row in rows.iter_mut() {
-                let hit = row.get(&rel.foreign_key).and_then(key_text).and_then(|k| by_id.get(&k));
-                if let Some(&i) = hit {
-                    budget.spend(weight(&found[i], &include.scope))?;
-                    let shaped = target_store.present(found[i].clone(), &include.scope).await?;
-                    row.insert(rel.name.clone(), Value::Object(shaped));
+            let mut found = fetch_in(&target_store, &include.scope, &target_id, &keys, budget).await?;
+            let hits: Vec<Option<usize>> = {
+                let by_id = index_by(&found, &target_id);
+                rows.iter()
+                    .map(|row| row.get(&rel.foreign_key).and_then(key).and_then(|k| by_id.get(&k).copied()))
+                    .collect()
+            };
+            // Each parent is shaped once, then copied to every row that names it but the last,
+            // which takes it: on a page of distinct parents, nothing is copied.
+            let weights: Vec<usize> = found.iter().map(|f| weight(f, &include.scope)).collect();
+            let mut uses = vec![0usize; found.len()];
+            for &i in hits.iter().flatten() {
+                uses[i] += 1;
+            }
+            let mut shaped: Vec<Option<Value>> = vec![None; found.len()];
+            for (row, hit) in rows.iter_mut().zip(hits) {
+                let Some(i) = hit else { continue };
+                budget.spend(weights[i])?;
+                if shaped[i].is_none() {
+                    let parent = std::mem::take(&mut found[i]);
+                    shaped[i] = Some(Value::Object(target_store.present(parent, &include.scope).await?));
                 }
+                uses[i] -= 1;
+                let value = if uses[i] == 0 { shaped[i].take() } else { shaped[i].clone() };
+                row.insert(rel.name.clone(), value.unwrap_or(Value::Null));
             }
         }
         RelationKind::HasMany | RelationKind::HasOne => {
@@ -164,13 +199,13 @@ async fn load_one(store: &Store<'_>, rows: &mut [Instance], include: &Include, b
             let found = fetch_in(&target_store, &include.scope, &target_id, &target_keys, budget).await?;
             let by_id = index_by(&found, &target_id);
             for row in rows.iter_mut() {
-                let parent = row.get(&id_name).and_then(key_text);
+                let parent = row.get(&id_name).and_then(key);
                 let mut items = Vec::new();
                 // Keep the target query's order: walk the targets, keep those linked to this parent.
                 let linked: std::collections::HashSet<usize> = links
                     .iter()
-                    .filter(|l| l.get(&rel.foreign_key).and_then(key_text) == parent)
-                    .filter_map(|l| l.get(&key_through).and_then(key_text).and_then(|k| by_id.get(&k).copied()))
+                    .filter(|l| l.get(&rel.foreign_key).and_then(key) == parent)
+                    .filter_map(|l| l.get(&key_through).and_then(key).and_then(|k| by_id.get(&k).copied()))
                     .collect();
                 for (i, item) in found.iter().enumerate() {
                     if linked.contains(&i) {
@@ -200,14 +235,14 @@ async fn attach_grouped(
     budget: &Budget,
 ) -> Result<()> {
     let fk = rel.foreign_key.as_str();
-    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<Key<'_>, Vec<usize>> = HashMap::new();
     for (i, item) in found.iter().enumerate() {
-        if let Some(k) = item.get(fk).and_then(key_text) {
+        if let Some(k) = item.get(fk).and_then(key) {
             groups.entry(k).or_default().push(i);
         }
     }
     for row in rows.iter_mut() {
-        let mut members = row.get(id_name).and_then(key_text).and_then(|k| groups.get(&k)).cloned().unwrap_or_default();
+        let mut members = row.get(id_name).and_then(key).and_then(|k| groups.get(&k)).cloned().unwrap_or_default();
         if rel.kind == RelationKind::HasOne {
             members.truncate(1);
         }
@@ -227,11 +262,11 @@ async fn attach_grouped(
 
 fn distinct<'v>(values: impl Iterator<Item = &'v Value>) -> Vec<Value> {
     let mut seen = std::collections::HashSet::new();
-    values.filter(|v| key_text(v).is_some_and(|k| seen.insert(k))).cloned().collect()
+    values.filter(|v| key(v).is_some_and(|k| seen.insert(k))).cloned().collect()
 }
 
-fn index_by(rows: &[Instance], key: &str) -> HashMap<String, usize> {
-    rows.iter().enumerate().filter_map(|(i, r)| r.get(key).and_then(key_text).map(|k| (k, i))).collect()
+fn index_by<'r>(rows: &'r [Instance], name: &str) -> HashMap<Key<'r>, usize> {
+    rows.iter().enumerate().filter_map(|(i, r)| r.get(name).and_then(key).map(|k| (k, i))).collect()
 }
 
 /// Raw target rows whose `key` is one of `keys`, within the scope (where, order, limit, skip),
