@@ -32,11 +32,12 @@ pub struct Db<'a> {
 
 /// The queue a process's SQLite writes wait in (one at a time, first come first served). A
 /// write waits as long as the pool's acquire timeout, then fails as a pool timeout does (503).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct WriteGate {
+    /// Shared with the permits (a transaction keeps its turn without borrowing the gate).
     turn: Arc<Semaphore>,
     timeout: Duration,
-    writes: Arc<AtomicU64>,
+    writes: AtomicU64,
 }
 
 /// How many writes pass between two checkpoints that truncate the write-ahead log. Under a
@@ -51,7 +52,7 @@ impl WriteGate {
             return None;
         }
         let timeout = db.get_sqlite_connection_pool().options().get_acquire_timeout();
-        Some(Self { turn: Arc::new(Semaphore::new(1)), timeout, writes: Arc::new(AtomicU64::new(0)) })
+        Some(Self { turn: Arc::new(Semaphore::new(1)), timeout, writes: AtomicU64::new(0) })
     }
 
     async fn enter(&self, db: &DatabaseConnection) -> Result<OwnedSemaphorePermit, DbErr> {

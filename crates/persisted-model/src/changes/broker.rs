@@ -24,8 +24,9 @@ pub trait ChangeBroker: Send + Sync + 'static {
     /// Sends one message to every listening process.
     fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>>;
 
-    /// Sends messages that queued up while the previous ones went out, in order. The default
-    /// sends them one by one; a broker that can send many in one round trip should.
+    /// Sends messages in order: the feed hands over what queued up while the previous ones
+    /// went out (often one). The default sends them one by one with [`publish`](Self::publish);
+    /// a broker that can send many in one round trip should.
     fn publish_many(&self, messages: Vec<String>) -> SendFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
             for message in messages {

@@ -398,12 +398,7 @@ async fn publish_all(
         {
             batch.push(encode(&feed.process, &more, max));
         }
-        let sent = if batch.len() == 1 {
-            broker.publish(batch.pop().unwrap_or_default()).await
-        } else {
-            broker.publish_many(batch).await
-        };
-        if let Err(e) = sent {
+        if let Err(e) = broker.publish_many(batch).await {
             // The other processes miss these messages: their token caches age out (see the
             // access-token crate), their subscribers miss one event, a write waits its time out.
             tracing::error!(target: "persisted_model::changes", error = %e, "changes could not be published");

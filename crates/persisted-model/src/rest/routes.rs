@@ -109,22 +109,19 @@ impl ModelRoutes {
             let (name, segments) = (Arc::clone(&name), path.split('/').filter(|s| !s.is_empty()).count());
             scope = scope.service(resource.default_service(web::to(move |req: HttpRequest| {
                 let name = Arc::clone(&name);
-                async move {
-                    let rest = last_segments(req.path(), segments);
-                    not_found_json(format!("Shared class \"{name}\" has no method handling {} {rest}", req.method()))
-                }
+                async move { no_method_of(&name, &req, &last_segments(req.path(), segments)) }
             })));
         }
         scope.default_service(web::to(move |req: HttpRequest| {
             let name = Arc::clone(&name);
-            async move { no_method_of(&name, &req) }
+            async move { no_method_of(&name, &req, &unprocessed(&req)) }
         }))
     }
 }
 
-/// `Shared class "Product" has no method handling GET /x`.
-fn no_method_of(model: &str, req: &HttpRequest) -> HttpResponse {
-    not_found_json(format!("Shared class \"{model}\" has no method handling {} {}", req.method(), unprocessed(req)))
+/// `Shared class "Product" has no method handling GET /x`, for `rest` (`/x`) of the model's path.
+fn no_method_of(model: &str, req: &HttpRequest, rest: &str) -> HttpResponse {
+    not_found_json(format!("Shared class \"{model}\" has no method handling {} {rest}", req.method()))
 }
 
 /// The last `n` segments of `path`, as `/a/b` (`/` for none).
