@@ -424,7 +424,10 @@ async fn health_and_readiness() {
 #[actix_web::test]
 async fn sqlite_file_writes_queue_and_the_log_stays_small() {
     let sqlite = Backend { name: "sqlite", url: "sqlite::memory:".to_owned() };
-    let t = TestApp::build_with(&sqlite, &Settings { pool: Some(10), ..Settings::default() }).await;
+    // Queued writes wait up to the acquire timeout and then get 503 (tested in faults.rs); a
+    // slow, busy CI machine must not turn this test of queueing into one of that timeout.
+    let settings = Settings { pool: Some(10), acquire_timeout: Some(Duration::from_secs(60)), ..Settings::default() };
+    let t = TestApp::build_with(&sqlite, &settings).await;
     let path = t.temp_file.clone().expect("a pool of ten on SQLite uses a file");
     let mut statuses = Vec::new();
     for round in 0..30 {
