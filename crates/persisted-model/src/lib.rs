@@ -100,11 +100,7 @@ pub fn store_select_sql(
     backend: sea_orm::DbBackend,
 ) -> Result<(String, sea_orm::sea_query::Values), sea_orm::DbErr> {
     let stmt = store::select_statement(model, filter, backend)?;
-    Ok(match backend {
-        sea_orm::DbBackend::Postgres => stmt.build(sea_orm::sea_query::PostgresQueryBuilder),
-        sea_orm::DbBackend::MySql => stmt.build(sea_orm::sea_query::MysqlQueryBuilder),
-        _ => stmt.build(sea_orm::sea_query::SqliteQueryBuilder),
-    })
+    Ok((stmt.sql, stmt.values.unwrap_or_else(|| sea_orm::sea_query::Values(Vec::new()))))
 }
 #[doc(inline)]
 pub use validation::{Rule, ValidationError, Violation};

@@ -18,7 +18,7 @@ pub use matches::matches;
 pub use parse::{FilterUse, ModelLookup, parse_filter, parse_where};
 pub use query_string::QueryParams;
 pub use regex_dialect::portable_pattern;
-pub use to_sea_query::{apply, apply_order, column, condition, like_to_glob};
+pub use to_sea_query::{apply, apply_order, column, condition, inline_paging, like_to_glob};
 
 use serde_json::Value;
 

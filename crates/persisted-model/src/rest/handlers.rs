@@ -21,7 +21,9 @@ use crate::value::parse_id;
 
 /// A 200 JSON response.
 pub(crate) fn json_ok(body: &Value) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json; charset=utf-8").body(body.to_string())
+    // Straight into bytes: `to_string` goes through `fmt::Write` for every token.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    HttpResponse::Ok().content_type("application/json; charset=utf-8").body(bytes)
 }
 
 /// Arguments read from the query string, parsed once per request.

@@ -261,12 +261,16 @@ async fn attach_grouped(
 }
 
 fn distinct<'v>(values: impl Iterator<Item = &'v Value>) -> Vec<Value> {
-    let mut seen = std::collections::HashSet::new();
-    values.filter(|v| key(v).is_some_and(|k| seen.insert(k))).cloned().collect()
+    let values: Vec<&Value> = values.collect();
+    // Sized once: a set grown insert by insert rehashes every key it holds.
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    values.into_iter().filter(|v| key(v).is_some_and(|k| seen.insert(k))).cloned().collect()
 }
 
 fn index_by<'r>(rows: &'r [Instance], name: &str) -> HashMap<Key<'r>, usize> {
-    rows.iter().enumerate().filter_map(|(i, r)| r.get(name).and_then(key).map(|k| (k, i))).collect()
+    let mut index = HashMap::with_capacity(rows.len());
+    index.extend(rows.iter().enumerate().filter_map(|(i, r)| r.get(name).and_then(key).map(|k| (k, i))));
+    index
 }
 
 /// Raw target rows whose `key` is one of `keys`, within the scope (where, order, limit, skip),

@@ -1,8 +1,8 @@
 //! Row-level SQL over any sea-orm connection, driven by a [`ModelDefinition`]: one statement per
 //! call, every value bound.
 
-use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use serde_json::Value;
 
 use crate::filter::{self, Filter, FilterError, Where};
@@ -13,19 +13,20 @@ fn table(model: &ModelDefinition) -> Alias {
     Alias::new(model.table.as_str())
 }
 
-/// `SELECT` every column of the model with the filter's where, order, limit and skip.
-pub fn select_statement(
-    model: &ModelDefinition,
-    filter: &Filter,
-    backend: DbBackend,
-) -> Result<SelectStatement, DbErr> {
+/// `SELECT` every column of the model with the filter's where, order, limit and skip, built
+/// for `backend`.
+pub fn select_statement(model: &ModelDefinition, filter: &Filter, backend: DbBackend) -> Result<Statement, DbErr> {
     let mut select = Query::select();
     for p in &model.properties {
         select.expr(filter::column(model, p));
     }
     select.from(table(model));
     filter::apply(&mut select, filter, model, backend).map_err(server_code)?;
-    Ok(select)
+    let mut statement = backend.build(&select);
+    if backend == DbBackend::Sqlite {
+        statement.sql.push_str(&filter::inline_paging(filter));
+    }
+    Ok(statement)
 }
 
 /// A where or order that names an unknown property: parsed filters cannot, so server code
@@ -43,7 +44,8 @@ pub async fn find<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let select = select_statement(model, filter, backend)?;
     let decode = |row: &sea_orm::QueryResult| {
-        let mut out = Instance::with_capacity(model.properties.len());
+        // Room for the included relations too: a map that grows rehashes every key.
+        let mut out = Instance::with_capacity(model.properties.len() + filter.include.len());
         for (i, p) in model.properties.iter().enumerate() {
             out.insert(p.name.clone(), property_from_row(row, i, p)?);
         }
@@ -52,9 +54,9 @@ pub async fn find<C: ConnectionTrait>(
     if filter.limit == Some(1) {
         // findById, findOne, token lookups: the driver stops at the first row instead of
         // streaming the end of the result too (on SQLite one message less between threads).
-        return db.query_one(&select).await?.as_ref().map(decode).into_iter().collect();
+        return db.query_one_raw(select).await?.as_ref().map(decode).into_iter().collect();
     }
-    db.query_all(&select).await?.iter().map(decode).collect()
+    db.query_all_raw(select).await?.iter().map(decode).collect()
 }
 
 /// The row with this id.
