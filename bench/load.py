@@ -157,7 +157,7 @@ def port_taken(port):
 def start(name, url, port):
     if port_taken(port):
         raise SystemExit(f"port {port} is taken: another server is running")
-    env = dict(os.environ, DATABASE_URL=url, PORT=str(port), HOST="127.0.0.1", RUST_LOG="warn")
+    env = dict(os.environ, DATABASE_URL=url, PORT=str(port), HOST="127.0.0.1", RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn"))
     log = open(os.path.join(TARGET, f"{name}.log"), "a")
     proc = subprocess.Popen(pin(1) + [SERVERS[name].format(profile=PROFILE)], env=env, stdout=log, stderr=log)
     for _ in range(100):

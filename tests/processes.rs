@@ -49,6 +49,17 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then waits for the process to exit (its graceful stop).
+    fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = self.child.wait().expect("the server exits");
+        assert!(status.success(), "the server's graceful stop: {status}");
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -117,7 +128,7 @@ impl Database {
 }
 
 async fn two_processes(database_url: &str, redis: Option<&str>) {
-    let a = Server::start(database_url, true, redis);
+    let mut a = Server::start(database_url, true, redis);
     a.ready().await;
     let b = Server::start(database_url, false, redis);
     b.ready().await;
@@ -163,6 +174,23 @@ async fn two_processes(database_url: &str, redis: Option<&str>) {
         let (status, body) = http(b.port, "GET", &me, Some(&id), None).await;
         assert_eq!(status, 401, "round {round}: B still took the token after the logout on A: {body}");
     }
+
+    // A stops gracefully and says goodbye: a logout on B (a write that waits until every
+    // listening process B knows has dropped the token; A answered B's hello, so B knows it) no
+    // longer waits for A's acknowledgement, which would never come (it would wait the whole
+    // CONFIRM_TIMEOUT, until A aged out).
+    a.terminate();
+    let login = json!({"email": "alice@example.com", "password": "alicepass"});
+    let (status, token) = http(b.port, "POST", "/api/Users/login", None, Some(login)).await;
+    assert_eq!(status, 200, "{token}");
+    let id = token["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    assert_eq!(http(b.port, "POST", "/api/Users/logout", Some(&id), None).await.0, 204);
+    let took = started.elapsed();
+    assert!(
+        took < persisted_model::changes::CONFIRM_TIMEOUT,
+        "the logout on B waited {took:?} for the process that had left"
+    );
 }
 
 #[actix_web::test]

@@ -107,15 +107,20 @@ async fn main() -> std::io::Result<()> {
     .disable_signals()
     .run();
     // On Ctrl-C or SIGTERM: end the change streams (they would hold the graceful shutdown
-    // open), then stop accepting and finish the requests in flight.
+    // open) and say goodbye to the other processes, then stop accepting and finish the
+    // requests in flight.
     let handle = server.handle();
+    let feed = changes.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down");
         changes.close();
         handle.stop(true).await;
     });
-    server.await
+    let stopped = server.await;
+    // The other processes hear of the writes the last requests made.
+    feed.flush().await;
+    stopped
 }
 
 async fn shutdown_signal() {

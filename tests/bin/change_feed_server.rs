@@ -32,13 +32,33 @@ async fn main() -> std::io::Result<()> {
         add_user_to_role(&api, &admin, "admin").await.map_err(std::io::Error::other)?;
     }
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let changes = api.changes().clone();
     let server = HttpServer::new(move || {
         App::new().service(api.health()).service(api.scope("/api")).default_service(web::to(url_not_found))
     })
     .workers(2)
+    .disable_signals()
     .bind(("127.0.0.1", port))?;
     let bound = server.addrs().first().map_or(port, |a| a.port());
     println!("PORT={bound}");
     std::io::stdout().flush()?;
-    server.run().await
+    // SIGTERM as in the store example: the feed closes (goodbye to the other process), the
+    // requests in flight finish, and the last changes are published.
+    let server = server.run();
+    let handle = server.handle();
+    let feed = changes.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => term.recv().await,
+            Err(_) => std::future::pending().await,
+        };
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        feed.close();
+        handle.stop(true).await;
+    });
+    let stopped = server.await;
+    changes.flush().await;
+    stopped
 }

@@ -64,6 +64,10 @@ pub(crate) struct FeedInner {
     /// Woken by echoes, acknowledgements and losses.
     echo: Notify,
     closed: watch::Sender<bool>,
+    /// Messages handed to the publishing task, and how many of them it has passed to the
+    /// broker (for [`ChangeFeed::flush`]).
+    queued: AtomicU64,
+    handed: watch::Sender<u64>,
 }
 
 /// Another process, as this one knows it.
@@ -82,6 +86,9 @@ enum Outgoing {
     Ack { to: String, seq: u64 },
     /// "I am listening" (on connecting, then every [`HELLO_EVERY`]).
     Hello,
+    /// "I have stopped listening": the others no longer wait for this process's
+    /// acknowledgements (sent once, when the feed closes).
+    Goodbye,
 }
 
 /// A change with its sender, as brokers carry it.
@@ -121,6 +128,8 @@ struct Header {
     ack: Option<(String, u64)>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     hello: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    bye: bool,
 }
 
 impl ChangeFeed {
@@ -131,8 +140,6 @@ impl ChangeFeed {
         single_process: bool,
         listeners: Vec<FeedListener>,
     ) -> Self {
-        let (local, _) = broadcast::channel(SUBSCRIBER_BUFFER);
-        let (closed, _) = watch::channel(false);
         let (outbox, outbox_rx) = match broker {
             Some(_) => {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -140,20 +147,7 @@ impl ChangeFeed {
             }
             None => (None, None),
         };
-        let inner = Arc::new(FeedInner {
-            process: process_id(),
-            seq: AtomicU64::new(0),
-            local,
-            outbox,
-            listeners,
-            single_process,
-            connected: AtomicBool::new(false),
-            echoed: AtomicU64::new(0),
-            awaited: Mutex::new((0, Instant::now())),
-            peers: Mutex::new(HashMap::new()),
-            echo: Notify::new(),
-            closed,
-        });
+        let inner = Arc::new(FeedInner::new(outbox, single_process, listeners));
         if let (Some(broker), Some(outbox_rx)) = (broker, outbox_rx) {
             tokio::spawn(Arc::clone(&broker).listen(Inbox { feed: Arc::clone(&inner) }));
             tokio::spawn(publish_all(broker, outbox_rx, Arc::clone(&inner)));
@@ -234,9 +228,29 @@ impl ChangeFeed {
         }
     }
 
-    /// Ends every change stream and stops the broker's tasks (on shutdown).
+    /// On shutdown: ends every change stream, stops listening, and tells the other processes
+    /// that this one has gone (their revoking writes stop waiting for its acknowledgement).
+    /// The changes of writes that finish afterwards (a graceful stop's requests in flight) are
+    /// still published: call [`flush`](Self::flush) once the server has stopped.
     pub fn close(&self) {
-        self.inner.closed.send_replace(true);
+        if !self.inner.closed.send_replace(true) {
+            self.inner.send(Outgoing::Goodbye);
+        }
+    }
+
+    /// Waits until every message published so far has been passed to the broker, at most
+    /// [`CONFIRM_TIMEOUT`]: the last thing a process does before it exits, so that the others
+    /// hear of its last writes. At once without a broker.
+    pub async fn flush(&self) {
+        let inner = &self.inner;
+        if inner.outbox.is_none() {
+            return;
+        }
+        let target = inner.queued.load(Ordering::SeqCst);
+        let mut handed = inner.handed.subscribe();
+        if tokio::time::timeout(CONFIRM_TIMEOUT, handed.wait_for(|n| *n >= target)).await.is_err() {
+            tracing::warn!(target: "persisted_model::changes", "changes were still unpublished at shutdown");
+        }
     }
 
     /// Resolves once the feed is closed.
@@ -255,6 +269,29 @@ impl std::fmt::Debug for ChangeFeed {
 }
 
 impl FeedInner {
+    fn new(
+        outbox: Option<mpsc::UnboundedSender<Outgoing>>,
+        single_process: bool,
+        listeners: Vec<FeedListener>,
+    ) -> Self {
+        Self {
+            process: process_id(),
+            seq: AtomicU64::new(0),
+            local: broadcast::channel(SUBSCRIBER_BUFFER).0,
+            outbox,
+            listeners,
+            single_process,
+            connected: AtomicBool::new(false),
+            echoed: AtomicU64::new(0),
+            awaited: Mutex::new((0, Instant::now())),
+            peers: Mutex::new(HashMap::new()),
+            echo: Notify::new(),
+            closed: watch::channel(false).0,
+            queued: AtomicU64::new(0),
+            handed: watch::channel(0).0,
+        }
+    }
+
     fn dispatch(&self, change: Arc<ModelChange>) {
         self.tell_listeners(Notice::Change(&change));
         // No subscriber is not an error.
@@ -262,9 +299,9 @@ impl FeedInner {
     }
 
     fn send(&self, message: Outgoing) {
-        if let Some(outbox) = &self.outbox
-            && outbox.send(message).is_err()
-        {
+        let Some(outbox) = &self.outbox else { return };
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if outbox.send(message).is_err() {
             tracing::warn!(target: "persisted_model::changes", "the change publisher has stopped");
         }
     }
@@ -296,15 +333,34 @@ impl FeedInner {
         }
         if let Ok(mut peers) = self.peers.lock() {
             let now = Instant::now();
-            let peer =
-                peers.entry(header.process.clone()).or_insert(Peer { first_seen: now, last_seen: now, acked: 0 });
-            peer.last_seen = now;
-            if let Some((to, seq)) = &header.ack
-                && *to == self.process
-            {
-                peer.acked = peer.acked.max(*seq);
+            if header.bye {
+                peers.remove(&header.process);
+            } else if header.hello || header.ack.is_some() {
+                // Only a listening process says hello or acknowledges; a change alone may come
+                // from one that has said goodbye and is finishing its last requests.
+                let known = peers.contains_key(&header.process);
+                let peer =
+                    peers.entry(header.process.clone()).or_insert(Peer { first_seen: now, last_seen: now, acked: 0 });
+                peer.last_seen = now;
+                // A newcomer learns of this process at once, not at its next hello: until then
+                // its revoking writes would not wait for this process.
+                if header.hello && !known && !self.is_closed() {
+                    self.send(Outgoing::Hello);
+                }
+                if let Some((to, seq)) = &header.ack
+                    && *to == self.process
+                {
+                    peer.acked = peer.acked.max(*seq);
+                }
+            } else if let Some(peer) = peers.get_mut(&header.process) {
+                peer.last_seen = now;
             }
             peers.retain(|_, p| p.last_seen.elapsed() < PEER_TTL);
+        }
+        if header.bye {
+            // Writes waiting for its acknowledgement stop waiting.
+            self.echo.notify_waiters();
+            return;
         }
         if header.ack.is_some() {
             self.echo.notify_waiters();
@@ -343,7 +399,7 @@ impl FeedInner {
         let was = self.connected.swap(false, Ordering::SeqCst);
         self.echo.notify_waiters();
         self.tell_listeners(Notice::MayHaveMissed);
-        if was {
+        if was && !self.is_closed() {
             tracing::warn!(target: "persisted_model::changes", "the change broker's connection was lost");
         }
     }
@@ -379,13 +435,18 @@ async fn publish_all(
 ) {
     let max = broker.max_message();
     let mut hello = tokio::time::interval_at(tokio::time::Instant::now() + HELLO_EVERY, HELLO_EVERY);
+    // After the goodbye: no more hellos, and the changes of the writes still finishing go out
+    // as before (the task ends with the runtime).
+    let mut gone = false;
     loop {
-        let next = tokio::select! {
-            m = outbox.recv() => m,
-            _ = hello.tick() => Some(Outgoing::Hello),
-            () = feed.wait_closed() => None,
+        let (message, mut taken) = tokio::select! {
+            m = outbox.recv() => match m {
+                Some(m) => (m, 1u64),
+                None => return,
+            },
+            _ = hello.tick(), if !gone => (Outgoing::Hello, 0),
         };
-        let Some(message) = next else { return };
+        gone |= matches!(message, Outgoing::Goodbye);
         // What queued up meanwhile goes out with it, in one round trip where the broker can.
         // Under a stream of writes, a millisecond's wait gathers them: on PostgreSQL every
         // publishing statement is a transaction that wakes every listening process.
@@ -396,26 +457,31 @@ async fn publish_all(
         while batch.len() < PUBLISH_BATCH
             && let Ok(more) = outbox.try_recv()
         {
+            gone |= matches!(more, Outgoing::Goodbye);
             batch.push(encode(&feed.process, &more, max));
+            taken += 1;
         }
         if let Err(e) = broker.publish_many(batch).await {
             // The other processes miss these messages: their token caches age out (see the
             // access-token crate), their subscribers miss one event, a write waits its time out.
             tracing::error!(target: "persisted_model::changes", error = %e, "changes could not be published");
         }
+        // Passed on (or given up): `flush` waits for no more than this.
+        feed.handed.send_modify(|n| *n += taken);
     }
 }
 
 /// The broker's message: a change without its data when it would not fit in `max` bytes
 /// (receivers then load the instance by its id).
 fn encode(process: &str, message: &Outgoing, max: usize) -> String {
-    let small = |ack: Option<(String, u64)>, hello: bool| {
-        serde_json::to_string(&Header { process: process.to_owned(), seq: None, ack, hello }).unwrap_or_default()
+    let small = |ack: Option<(String, u64)>, hello: bool, bye: bool| {
+        serde_json::to_string(&Header { process: process.to_owned(), seq: None, ack, hello, bye }).unwrap_or_default()
     };
     let (seq, change, confirm) = match message {
         Outgoing::Change { seq, change, confirm } => (*seq, change, *confirm),
-        Outgoing::Ack { to, seq } => return small(Some((to.clone(), *seq)), false),
-        Outgoing::Hello => return small(None, true),
+        Outgoing::Ack { to, seq } => return small(Some((to.clone(), *seq)), false, false),
+        Outgoing::Hello => return small(None, true, false),
+        Outgoing::Goodbye => return small(None, false, true),
     };
     let text = serde_json::to_string(&Envelope { process, seq, confirm, change }).unwrap_or_default();
     if text.len() <= max {
@@ -481,6 +547,40 @@ mod tests {
         // A process first heard of after the change was published never had it to apply.
         inner.receive(r#"{"p":"newcomer","hello":true}"#);
         assert!(inner.is_confirmed(1, at));
+    }
+
+    #[tokio::test]
+    async fn a_process_that_said_goodbye_is_not_waited_for() {
+        let feed = ChangeFeed::with_listeners(None, false, Vec::new());
+        let inner = &feed.inner;
+        let me = inner.process.clone();
+        inner.receive(r#"{"p":"leaving","hello":true}"#);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let at = Instant::now();
+        inner.receive(&format!(r#"{{"p":"{me}","s":1,"m":"AccessToken","tb":"t","k":"remove"}}"#));
+        assert!(!inner.is_confirmed(1, at));
+        inner.receive(r#"{"p":"leaving","bye":true}"#);
+        assert!(inner.is_confirmed(1, at));
+        // Its last writes' changes still arrive, and do not make it a listener again.
+        inner.receive(r#"{"p":"leaving","s":7,"m":"AccessToken","tb":"t","k":"remove"}"#);
+        let at = Instant::now();
+        inner.receive(&format!(r#"{{"p":"{me}","s":2,"m":"AccessToken","tb":"t","k":"remove"}}"#));
+        assert!(inner.is_confirmed(2, at));
+        assert_eq!(encode("p", &Outgoing::Goodbye, 100), r#"{"p":"p","bye":true}"#);
+    }
+
+    #[tokio::test]
+    async fn a_newcomer_is_answered_with_a_hello_once() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let inner = FeedInner::new(Some(tx), false, Vec::new());
+        inner.receive(r#"{"p":"newcomer","hello":true}"#);
+        assert!(matches!(rx.try_recv(), Ok(Outgoing::Hello)));
+        // Known now: its next hellos, and the others' answers, are not answered again.
+        inner.receive(r#"{"p":"newcomer","hello":true}"#);
+        assert!(rx.try_recv().is_err());
+        inner.closed.send_replace(true);
+        inner.receive(r#"{"p":"late","hello":true}"#);
+        assert!(rx.try_recv().is_err(), "a closed feed does not say hello");
     }
 
     #[test]
