@@ -237,8 +237,8 @@ def wrk(port, script, duration, connections):
     total = int(re.search(r"(\d+) requests in", out).group(1))
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": to_ms((re.search(r"50%\s+(\S+)", out) or [None, "?"])[1]),
-        "p99": to_ms((re.search(r"99%\s+(\S+)", out) or [None, "?"])[1]),
+        "p50": to_ms((re.search(r"^\s*50%\s+(\S+)", out, re.M) or [None, "?"])[1]),
+        "p99": to_ms((re.search(r"^\s*99%\s+(\S+)", out, re.M) or [None, "?"])[1]),
         "requests": total,
         "non200": int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [None, 0])[1]),
     }
