@@ -36,10 +36,12 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = "release"
-TARGET = os.path.join(ROOT, "target", "bench")
+# Where cargo puts what it builds (CARGO_TARGET_DIR, as cargo reads it, else ./target).
+BUILD = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+TARGET = os.path.join(BUILD, "bench")
 SERVERS = {
-    "baseline": os.path.join(ROOT, "target", "{profile}", "persisted-model-baseline"),
-    "framework": os.path.join(ROOT, "target", "{profile}", "examples", "store"),
+    "baseline": os.path.join(BUILD, "{profile}", "persisted-model-baseline"),
+    "framework": os.path.join(BUILD, "{profile}", "examples", "store"),
 }
 S2_FILTER = {"where": {"price": {"gt": 50}, "inStock": True}, "order": "price DESC", "limit": 20}
 S6_FILTER = {"include": "category", "limit": 50}

@@ -24,7 +24,8 @@ impl Server {
         cmd.env("DATABASE_URL", database_url).env("PORT", "0").env("SEED", if seed { "1" } else { "0" });
         cmd.env_remove("REDIS_URL");
         if let Some(url) = redis {
-            cmd.env("REDIS_URL", url);
+            // This test's processes only: the other tests' apps share the default channel.
+            cmd.env("REDIS_URL", url).env("CHANGE_CHANNEL", format!("pm_processes_{}", std::process::id()));
         }
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the server");
         let stdout = child.stdout.take().expect("stdout");

@@ -1,7 +1,7 @@
 //! The store example's models, users and tokens as a server process, for the tests that run
 //! several processes on one database (`tests/processes.rs`): `DATABASE_URL`, `PORT` (0 picks
 //! one; the chosen port is printed as `PORT=<n>`), `SEED=1` to seed admin and alice,
-//! `REDIS_URL` for the Redis broker on MySQL.
+//! `REDIS_URL` for the Redis broker on MySQL, `CHANGE_CHANNEL` for its channel.
 
 #[path = "../../examples/store/category.rs"]
 mod category;
@@ -18,7 +18,14 @@ use persisted_model_access_token::{AccessTokens, add_user_to_role, create_user};
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let db = persisted_model::connect_from_env().await.map_err(std::io::Error::other)?;
-    let builder = RestApi::builder(db).model::<category::Model>().model::<product::Model>();
+    let mut builder = RestApi::builder(db).model::<category::Model>().model::<product::Model>();
+    // A Redis channel of their own: every process on a channel counts as a peer, and the
+    // test binary's other apps (on the default channel) come and go without a goodbye.
+    if let (Some(redis), Ok(channel)) =
+        (persisted_model::changes::RedisBroker::from_env(), std::env::var("CHANGE_CHANNEL"))
+    {
+        builder = builder.change_broker(redis.map_err(std::io::Error::other)?.channel(&channel));
+    }
     let api = AccessTokens::new()
         .token_path("accessTokens")
         .register(builder)
