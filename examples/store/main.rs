@@ -16,6 +16,7 @@
 
 mod category;
 mod product;
+mod shutdown;
 
 use std::time::Instant;
 
@@ -92,7 +93,6 @@ async fn main() -> std::io::Result<()> {
     }
 
     tracing::info!("store listening on http://{host}:{port}/api (explorer: http://{host}:{port}/explorer/)");
-    // actix-web stops gracefully on Ctrl-C and SIGTERM: in-flight requests finish first.
     let changes = api.changes().clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -106,41 +106,6 @@ async fn main() -> std::io::Result<()> {
     .bind((host.as_str(), port))?
     .disable_signals()
     .run();
-    // On Ctrl-C or SIGTERM: end the change streams (they would hold the graceful shutdown
-    // open) and say goodbye to the other processes, then stop accepting and finish the
-    // requests in flight.
-    let handle = server.handle();
-    let feed = changes.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        changes.close();
-        handle.stop(true).await;
-    });
-    let stopped = server.await;
-    // The other processes hear of the writes the last requests made.
-    feed.flush().await;
-    stopped
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    // Ctrl-C or SIGTERM: a graceful stop that the other processes hear of.
+    shutdown::serve_until_stopped(server, changes).await
 }

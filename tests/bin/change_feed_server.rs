@@ -7,6 +7,8 @@
 mod category;
 #[path = "../../examples/store/product.rs"]
 mod product;
+#[path = "../../examples/store/shutdown.rs"]
+mod shutdown;
 
 use std::io::Write;
 
@@ -51,21 +53,5 @@ async fn main() -> std::io::Result<()> {
     std::io::stdout().flush()?;
     // SIGTERM as in the store example: the feed closes (goodbye to the other process), the
     // requests in flight finish, and the last changes are published.
-    let server = server.run();
-    let handle = server.handle();
-    let feed = changes.clone();
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => term.recv().await,
-            Err(_) => std::future::pending().await,
-        };
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        feed.close();
-        handle.stop(true).await;
-    });
-    let stopped = server.await;
-    changes.flush().await;
-    stopped
+    shutdown::serve_until_stopped(server.run(), changes).await
 }

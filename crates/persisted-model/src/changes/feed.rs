@@ -435,18 +435,16 @@ async fn publish_all(
 ) {
     let max = broker.max_message();
     let mut hello = tokio::time::interval_at(tokio::time::Instant::now() + HELLO_EVERY, HELLO_EVERY);
-    // After the goodbye: no more hellos, and the changes of the writes still finishing go out
-    // as before (the task ends with the runtime).
-    let mut gone = false;
+    // Once closed (the goodbye is queued then): no more hellos, and the changes of the writes
+    // still finishing go out as before (the task ends with the runtime).
     loop {
         let (message, mut taken) = tokio::select! {
             m = outbox.recv() => match m {
                 Some(m) => (m, 1u64),
                 None => return,
             },
-            _ = hello.tick(), if !gone => (Outgoing::Hello, 0),
+            _ = hello.tick(), if !feed.is_closed() => (Outgoing::Hello, 0),
         };
-        gone |= matches!(message, Outgoing::Goodbye);
         // What queued up meanwhile goes out with it, in one round trip where the broker can.
         // Under a stream of writes, a millisecond's wait gathers them: on PostgreSQL every
         // publishing statement is a transaction that wakes every listening process.
@@ -457,7 +455,6 @@ async fn publish_all(
         while batch.len() < PUBLISH_BATCH
             && let Ok(more) = outbox.try_recv()
         {
-            gone |= matches!(more, Outgoing::Goodbye);
             batch.push(encode(&feed.process, &more, max));
             taken += 1;
         }
