@@ -252,3 +252,93 @@ async fn a_closed_feed_ends_the_streams() {
     })
     .await;
 }
+
+/// The last frame of a stream that is expected to end on an error with `status`.
+async fn ends_with_error(stream: &mut crate::support::EventStream, status: u16, backend: &str, what: &str) {
+    let frames = stream.frames(Duration::from_secs(6), Duration::from_millis(300)).await;
+    let last = frames.last().map(String::as_str).unwrap_or_default();
+    let data: Value =
+        last.strip_prefix("event: error\ndata: ").map(|d| serde_json::from_str(d).unwrap()).unwrap_or_default();
+    assert_eq!(data["status"], json!(status), "[{backend}] {what}: the stream said {frames:?}");
+    assert!(stream.ended(), "[{backend}] {what}: the stream goes on after {last}");
+}
+
+#[actix_web::test]
+async fn a_stream_lives_no_longer_than_its_token_and_its_rights() {
+    let settings = Settings {
+        auth: true,
+        acls: vec![AclEntry::role("Secret", "createChangeStream", None, "$authenticated").allow()],
+        ..Settings::default()
+    };
+    on_each_backend_with(settings, |t| async move {
+        let b = t.backend;
+        let login = |ttl: Option<u32>| {
+            let t = t.clone();
+            async move {
+                let mut body = json!({"email": "alice@example.com", "password": "alicepass"});
+                if let Some(ttl) = ttl {
+                    body["ttl"] = json!(ttl);
+                }
+                let res = t.post("/api/Users/login", body).await;
+                assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+                res.body["id"].as_str().unwrap().to_owned()
+            }
+        };
+        // A logout ends the stream opened with the token.
+        let token = login(None).await;
+        let mut stream = t.subscribe(Some(&token), "/api/Secrets/change-stream").await;
+        assert_eq!(stream.status, StatusCode::OK, "[{b}]");
+        assert_eq!(t.call_as(&token, Method::POST, "/api/Users/logout", None).await.status, StatusCode::NO_CONTENT);
+        ends_with_error(&mut stream, 401, b, "logout").await;
+
+        // So does deleting the token (an admin revoking a session).
+        let token = login(None).await;
+        let admin = t.login("admin@example.com", "adminpass").await;
+        let mut stream = t.subscribe(Some(&token), "/api/Secrets/change-stream").await;
+        assert_eq!(stream.status, StatusCode::OK, "[{b}]");
+        let deleted = t.call_as(&admin, Method::DELETE, &format!("/api/accessTokens/{token}"), None).await;
+        assert_eq!(deleted.status, StatusCode::OK, "[{b}] {:?}", deleted.body);
+        ends_with_error(&mut stream, 401, b, "token deleted").await;
+
+        // And the token's expiry.
+        let token = login(Some(2)).await;
+        let mut stream = t.subscribe(Some(&token), "/api/Secrets/change-stream").await;
+        assert_eq!(stream.status, StatusCode::OK, "[{b}]");
+        ends_with_error(&mut stream, 401, b, "expiry").await;
+
+        // A caller who loses the role the subscription needed is told so (403), and hears no
+        // more: the admin's stream of tokens ends when the admin role is taken away.
+        let mut tokens = t.subscribe(Some(&admin), "/api/accessTokens/change-stream").await;
+        assert_eq!(tokens.status, StatusCode::OK, "[{b}]");
+        let state = t.api.state();
+        let mappings = state.store("RoleMapping", "test", None).unwrap();
+        let removed =
+            mappings.delete_where(persisted_model::filter::Where::eq("principalId", json!("1"))).await.unwrap();
+        assert_eq!(removed, 1, "[{b}]");
+        ends_with_error(&mut tokens, 403, b, "role removed").await;
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn token_events_never_carry_a_usable_token() {
+    // LoopBack 3's layout keeps raw token ids in the table; the admin may read tokens.
+    let settings = Settings { auth: true, raw_tokens: true, ..Settings::default() };
+    on_each_backend_with(settings, |t| async move {
+        let b = t.backend;
+        let admin = t.login("admin@example.com", "adminpass").await;
+        let mut stream = t.subscribe(Some(&admin), "/api/accessTokens/change-stream").await;
+        assert_eq!(stream.status, StatusCode::OK, "[{b}]");
+        let alice = t.login("alice@example.com", "alicepass").await;
+        assert_eq!(t.call_as(&alice, Method::POST, "/api/Users/logout", None).await.status, StatusCode::NO_CONTENT);
+        let frames = stream.frames(WAIT, Duration::from_millis(300)).await;
+        let events: Vec<&String> = frames.iter().filter(|f| f.starts_with("event: data")).collect();
+        assert_eq!(events.len(), 2, "[{b}] the login and the logout: {frames:?}");
+        let fingerprint = persisted_model::fingerprint(&alice);
+        for frame in events {
+            assert!(!frame.contains(&alice), "[{b}] a change event carried alice's token: {frame}");
+            assert!(frame.contains(&fingerprint), "[{b}] the event names the token by its fingerprint: {frame}");
+        }
+    })
+    .await;
+}

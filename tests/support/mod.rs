@@ -63,6 +63,8 @@ pub struct Settings {
     pub acls: Vec<AclEntry>,
     /// How long a request waits for a connection (default: the framework's 2 s).
     pub acquire_timeout: Option<std::time::Duration>,
+    /// Token ids stored raw, as LoopBack 3 stored them (with `auth`).
+    pub raw_tokens: bool,
 }
 
 /// Runs `check` once per backend with a fresh app built with `settings`.
@@ -183,6 +185,7 @@ impl TestApp {
         }
         if auth {
             builder = AccessTokens::new()
+                .store_raw_tokens(settings.raw_tokens)
                 .token_path("accessTokens")
                 .table_prefix(&format!("{suffix}_"))
                 .acl_table(true)

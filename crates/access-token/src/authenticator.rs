@@ -65,7 +65,7 @@ impl Authenticator for TokenAuthenticator {
             // Only while every token change reaches this process (see the `cache` module).
             let cached = self.use_cache && state.changes.is_complete();
             if cached && let Some(hit) = self.cache.get(&stored_id) {
-                return Ok(caller_for(req, &self.user_model, stored_id, hit.user_id, hit.scopes));
+                return Ok(caller_for(req, &self.user_model, stored_id, hit.user_id, hit.scopes, hit.expires_at));
             }
             let generation = self.cache.generation();
             let filter = Filter {
@@ -87,11 +87,12 @@ impl Authenticator for TokenAuthenticator {
                 .get("scopes")
                 .and_then(Value::as_array)
                 .map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+            let expires = expires_at(&row);
             if cached && (!expires_never(&row) || eternal_ok) {
-                let entry = Cached { user_id: user_id.clone(), scopes: scopes.clone(), expires_at: expires_at(&row) };
+                let entry = Cached { user_id: user_id.clone(), scopes: scopes.clone(), expires_at: expires };
                 self.cache.put(stored_id.clone(), entry, generation);
             }
-            Ok(caller_for(req, &self.user_model, stored_id, user_id, scopes))
+            Ok(caller_for(req, &self.user_model, stored_id, user_id, scopes, expires))
         })
     }
 }
@@ -102,9 +103,11 @@ fn caller_for(
     stored_id: String,
     user_id: Value,
     scopes: Option<Vec<String>>,
+    expires_at: Option<DateTime<Utc>>,
 ) -> Caller {
     let mut caller = Caller::user(id_text(&user_id), user_model);
     caller.scopes = scopes;
+    caller.expires_at = expires_at.map(std::time::SystemTime::from);
     req.extensions_mut().insert(CurrentToken { fingerprint: stored_id, user_id });
     caller
 }

@@ -258,6 +258,7 @@ impl AccessTokens {
             allow_eternal: hooks.allow_eternal,
         };
         let custom_tokens = self.token_model.is_some();
+        let raw_ids = self.store_raw_tokens;
         let tokens = self
             .token_model
             .clone()
@@ -276,6 +277,8 @@ impl AccessTokens {
                 }
                 // A token write is answered once every process has heard of it.
                 d.settings.confirm_changes = true;
+                // Raw token ids never leave in a change event or a broker message.
+                d.settings.id_is_credential = raw_ids;
                 if let Some(p) = token_path {
                     d.path = p;
                 }

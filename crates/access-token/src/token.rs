@@ -1,7 +1,5 @@
 //! Token ids: 64 alphanumeric characters from the OS CSPRNG, stored as SHA-256 fingerprints.
 
-use sha2::{Digest, Sha256};
-
 const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Length of a token id (LoopBack's wire format).
@@ -26,7 +24,7 @@ pub fn generate() -> Result<String, getrandom::Error> {
 
 /// The stored form of a token: lowercase hex SHA-256.
 pub fn fingerprint(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    persisted_model::fingerprint(token)
 }
 
 /// Whether a value is already a fingerprint rather than a token.

@@ -34,6 +34,9 @@ pub struct Caller {
     pub roles: Vec<String>,
     /// The name of the user model the user principal belongs to (`User`).
     pub user_model: Option<String>,
+    /// When the credential the caller presented stops being valid (its token's expiry);
+    /// `None`: never, or not known. A change stream ends then.
+    pub expires_at: Option<std::time::SystemTime>,
 }
 
 impl Caller {

@@ -9,7 +9,7 @@
 //! and lets late writers overtake: with a pool of many connections that gave writes a p99 of
 //! over a second under load.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -146,6 +146,19 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Records that the write publishes a change other processes must acknowledge (`revokes`:
+    /// one that may revoke a token or a role), so that its transaction raises the revocation
+    /// epoch and waits for the acknowledgements. Outside a transaction it does nothing: every
+    /// write of such a model runs in one.
+    pub(crate) fn note_confirmed_change(&self, revokes: bool) {
+        if let Conn::Transaction(t) = self.conn {
+            t.confirms.store(true, Ordering::Relaxed);
+            if revokes {
+                t.revokes.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Begins a transaction, or `None` when this handle is in one already (a hook's nested
     /// write joins the outer write and rolls back with it).
     pub(crate) async fn begin(&self) -> Result<Option<Transaction>, DbErr> {
@@ -165,7 +178,13 @@ impl<'a> Db<'a> {
                     None => None,
                 };
                 let txn = db.begin_with_options(options).await?;
-                Ok(Some(Transaction { txn, after_commit: Mutex::new(Vec::new()), _turn: turn }))
+                Ok(Some(Transaction {
+                    txn,
+                    after_commit: Mutex::new(Vec::new()),
+                    confirms: AtomicBool::new(false),
+                    revokes: AtomicBool::new(false),
+                    _turn: turn,
+                }))
             }
             Conn::Transaction(_) => Ok(None),
         }
@@ -182,11 +201,21 @@ impl std::fmt::Debug for Db<'_> {
 pub(crate) struct Transaction {
     txn: DatabaseTransaction,
     after_commit: Mutex<Vec<CommitAction>>,
+    /// It publishes a change that other processes must acknowledge (a token's, a role's).
+    confirms: AtomicBool,
+    /// ... and one that may revoke something: the revocation epoch is raised before it
+    /// commits.
+    revokes: AtomicBool,
     /// SQLite's write turn, given back when the transaction ends.
     _turn: Option<OwnedSemaphorePermit>,
 }
 
 impl Transaction {
+    /// Whether it publishes a change that needs acknowledging, and whether one may revoke.
+    pub(crate) fn needs_confirming(&self) -> (bool, bool) {
+        (self.confirms.load(Ordering::Relaxed), self.revokes.load(Ordering::Relaxed))
+    }
+
     /// The handle statements of this transaction run on.
     pub(crate) fn db(&self) -> Db<'_> {
         Db { conn: Conn::Transaction(self), gate: None }

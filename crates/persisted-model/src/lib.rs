@@ -105,7 +105,7 @@ pub fn store_select_sql(
 #[doc(inline)]
 pub use validation::{Rule, ValidationError, Violation};
 #[doc(inline)]
-pub use value::{coerce, format_date, id_text, parse_date};
+pub use value::{coerce, fingerprint, format_date, id_text, parse_date};
 
 /// The ACL engine (`persisted-model-acl`).
 pub use persisted_model_acl as acl;

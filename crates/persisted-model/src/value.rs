@@ -250,6 +250,13 @@ pub fn parse_id(ty: PropertyType, raw: &str) -> Option<Value> {
     }
 }
 
+/// The SHA-256 of `text` in lowercase hex: what a credential (a token id) is stored and shown
+/// as, so that reading it back never yields the credential.
+pub fn fingerprint(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// How an id is shown in messages: strings bare, numbers as digits.
 pub fn id_text(value: &Value) -> String {
     match value {

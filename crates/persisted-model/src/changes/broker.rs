@@ -22,12 +22,13 @@ pub type SendFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// [`Inbox::connected`] is called again.
 pub trait ChangeBroker: Send + Sync + 'static {
     /// Sends one message to every listening process.
-    fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>>;
+    fn publish<'a>(&'a self, message: &'a str) -> SendFuture<'a, Result<(), BrokerError>>;
 
     /// Sends messages in order: the feed hands over what queued up while the previous ones
     /// went out (often one). The default sends them one by one with [`publish`](Self::publish);
-    /// a broker that can send many in one round trip should.
-    fn publish_many(&self, messages: Vec<String>) -> SendFuture<'_, Result<(), BrokerError>> {
+    /// a broker that can send many in one round trip should. When it fails, the feed sends
+    /// each again with [`publish`](Self::publish), so that one refused message loses no other.
+    fn publish_many<'a>(&'a self, messages: &'a [String]) -> SendFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
             for message in messages {
                 self.publish(message).await?;
@@ -41,7 +42,8 @@ pub trait ChangeBroker: Send + Sync + 'static {
     fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()>;
 
     /// The largest message the broker carries, in bytes; a change that does not fit is sent
-    /// without its data, and receivers load the instance themselves.
+    /// without its where clause, then without its data (receivers load the instance
+    /// themselves), then naming its model alone.
     fn max_message(&self) -> usize {
         7_900
     }

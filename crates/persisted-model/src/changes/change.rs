@@ -64,7 +64,7 @@ impl ModelChange {
 
     fn saved(model: &ModelDefinition, stored: &Instance, kind: ChangeKind) -> Self {
         let target = stored.get(&model.id_property().name).filter(|v| !v.is_null()).cloned();
-        Self { target, ..Self::new(model, kind, Some(visible(model, stored))) }
+        Self { target, ..Self::new(model, kind, Some(visible(model, stored))) }.masked(model)
     }
 
     /// Rows changed by a where clause: LoopBack calls it an update when the where names the id
@@ -78,6 +78,7 @@ impl ModelChange {
             partial: true,
             ..Self::new(model, kind, Some(visible(model, data)))
         }
+        .masked(model)
     }
 
     /// Rows deleted by a where clause; `removed` are the rows as they were, when read.
@@ -88,6 +89,27 @@ impl ModelChange {
             removed: removed.map(|rows| rows.iter().map(|r| visible(model, r)).collect()),
             ..Self::new(model, ChangeKind::Remove, None)
         }
+        .masked(model)
+    }
+
+    /// For a model whose id is a credential: every id replaced by its fingerprint, and no
+    /// where clause (it names ids).
+    fn masked(mut self, model: &ModelDefinition) -> Self {
+        if !model.settings.id_is_credential {
+            return self;
+        }
+        let key = &model.id_property().name;
+        let mask = |v: &mut Value| *v = Value::String(crate::value::fingerprint(&crate::value::id_text(v)));
+        if let Some(target) = &mut self.target {
+            mask(target);
+        }
+        self.where_ = None;
+        for row in self.data.iter_mut().chain(self.removed.iter_mut().flatten()) {
+            if let Some(id) = row.get_mut(key) {
+                mask(id);
+            }
+        }
+        self
     }
 
     fn new(model: &ModelDefinition, kind: ChangeKind, data: Option<Instance>) -> Self {
@@ -170,6 +192,23 @@ mod tests {
         assert_eq!(bulk.target, None);
         let removed = ModelChange::removed(&def, &Where::eq("id", json!(1)), None);
         assert_eq!(removed.event(None), json!({"target": 1, "where": {"id": 1}, "type": "remove"}));
+    }
+
+    #[test]
+    fn a_credential_id_is_never_carried() {
+        let mut def = product_definition();
+        def.settings.id_is_credential = true;
+        let created = ModelChange::created(&def, &row(json!({"id": "rawtoken", "name": "t"})));
+        let fp = crate::value::fingerprint("rawtoken");
+        assert_eq!(
+            created.event(created.data.clone()),
+            json!({"target": fp, "data": {"id": fp, "name": "t"}, "type": "create"})
+        );
+        let removed =
+            ModelChange::removed(&def, &Where::eq("id", json!("rawtoken")), Some(vec![row(json!({"id": "rawtoken"}))]));
+        assert_eq!(removed.event(None), json!({"target": fp, "type": "remove"}));
+        assert_eq!(removed.removed, Some(vec![row(json!({"id": fp}))]));
+        assert!(!serde_json::to_string(&removed).unwrap().contains("rawtoken"));
     }
 
     #[test]

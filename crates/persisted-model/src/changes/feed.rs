@@ -6,19 +6,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use super::broker::{ChangeBroker, Inbox};
-use super::change::ModelChange;
+use super::change::{ChangeKind, ModelChange};
+use super::lease::{EpochReader, LEASE, RENEW_EVERY};
+use super::wire::{self, Dropped, FeedSecret, Header};
 
 /// Changes kept for subscribers that have not read them yet; a subscriber that falls further
 /// behind is dropped (its stream ends with an error event) instead of growing memory.
 pub const SUBSCRIBER_BUFFER: usize = 1_024;
 
-/// How long a write that revokes something (a token) waits for every other process to
-/// acknowledge that it has applied the change.
-pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a write that revokes something (a token) waits, at most, before it is answered:
+/// by then every process has applied it or stopped serving from its caches (see
+/// [`lease`](super::lease)).
+pub const CONFIRM_TIMEOUT: Duration = LEASE;
 
 /// How often a process tells the others that it is there.
 const HELLO_EVERY: Duration = Duration::from_secs(5);
@@ -32,12 +34,23 @@ pub enum Notice<'a> {
     /// A committed change, from this process or another.
     Change(&'a ModelChange),
     /// Changes may have been missed (the broker's connection was lost, or is back after a
-    /// loss): anything cached on the strength of the feed must be dropped.
+    /// loss), or a revocation committed somewhere (the epoch moved): anything cached on the
+    /// strength of the feed must be dropped.
     MayHaveMissed,
 }
 
 /// A function told of every change and loss, synchronously, before subscribers see them.
 pub type FeedListener = Arc<dyn Fn(Notice<'_>) + Send + Sync>;
+
+/// What change streams hear: a change, or that they may have missed some (and must check
+/// again whatever they rely on, such as their caller's token).
+#[derive(Debug, Clone)]
+pub enum FeedEvent {
+    /// A committed change.
+    Change(Arc<ModelChange>),
+    /// Changes may have been missed, or a revocation committed somewhere.
+    MayHaveMissed,
+}
 
 /// The process's change feed. Cheap to clone.
 #[derive(Clone)]
@@ -45,22 +58,42 @@ pub struct ChangeFeed {
     pub(super) inner: Arc<FeedInner>,
 }
 
+/// What a feed shared with other processes needs: the broker, the secret its messages are
+/// signed with, and where the revocation epoch is read.
+pub(crate) struct SharedFeed {
+    pub broker: Arc<dyn ChangeBroker>,
+    pub secret: FeedSecret,
+    pub epoch: EpochReader,
+}
+
 pub(crate) struct FeedInner {
     /// This process, so that it knows its own messages when the broker brings them back.
     process: String,
+    /// The secret messages are signed with.
+    secret: FeedSecret,
+    /// Sequence numbers of this process's changes.
     seq: AtomicU64,
-    local: broadcast::Sender<Arc<ModelChange>>,
+    /// Numbers of this process's messages (any kind), so that replays can be told apart.
+    number: AtomicU64,
+    local: broadcast::Sender<FeedEvent>,
     outbox: Option<mpsc::UnboundedSender<Outgoing>>,
     listeners: Vec<FeedListener>,
     /// Without a broker: whether this process sees every write (an embedded database).
     single_process: bool,
     connected: AtomicBool,
-    /// The highest own message the broker brought back.
+    /// One of this process's own messages came back since the broker connected: every message
+    /// published before it has been read.
+    heard_self: AtomicBool,
+    /// The highest own change the broker brought back.
     echoed: AtomicU64,
-    /// The latest change a write waits for, and when it was published.
-    awaited: Mutex<(u64, Instant)>,
+    /// The latest change a write waits for.
+    awaited: AtomicU64,
     /// The other processes listening, as their messages showed them.
     peers: Mutex<HashMap<String, Peer>>,
+    /// The last message number heard from each process, and when.
+    numbers: Mutex<HashMap<String, (u64, Instant)>>,
+    /// When the revocation epoch was last read (the start of the reading).
+    lease: Mutex<Option<Instant>>,
     /// Woken by echoes, acknowledgements and losses.
     echo: Notify,
     closed: watch::Sender<bool>,
@@ -68,11 +101,15 @@ pub(crate) struct FeedInner {
     /// broker (for [`ChangeFeed::flush`]).
     queued: AtomicU64,
     handed: watch::Sender<u64>,
+    /// Messages dropped (forged, stale, replayed), for the log.
+    dropped: AtomicU64,
 }
 
 /// Another process, as this one knows it.
 struct Peer {
-    first_seen: Instant,
+    /// How many of this process's changes had come back when it was first heard: it must
+    /// acknowledge the later ones (it may have been listening before they were published).
+    heard_at: u64,
     last_seen: Instant,
     /// The highest of this process's changes it has acknowledged.
     acked: u64,
@@ -91,68 +128,25 @@ enum Outgoing {
     Goodbye,
 }
 
-/// A change with its sender, as brokers carry it.
-#[derive(Serialize)]
-struct Envelope<'a> {
-    #[serde(rename = "p")]
-    process: &'a str,
-    #[serde(rename = "s")]
-    seq: u64,
-    #[serde(rename = "c", skip_serializing_if = "std::ops::Not::not")]
-    confirm: bool,
-    #[serde(flatten)]
-    change: &'a ModelChange,
-}
-
-/// An [`Envelope`] as received.
-#[derive(Deserialize)]
-struct Received {
-    #[serde(rename = "p")]
-    process: String,
-    #[serde(rename = "s")]
-    seq: u64,
-    #[serde(rename = "c", default)]
-    confirm: bool,
-    #[serde(flatten)]
-    change: ModelChange,
-}
-
-/// What every message has: its sender, and for the two small kinds, what they say.
-#[derive(Serialize, Deserialize)]
-struct Header {
-    #[serde(rename = "p")]
-    process: String,
-    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ack: Option<(String, u64)>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    hello: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    bye: bool,
-}
-
 impl ChangeFeed {
-    /// Starts a feed: with a broker, its listening and publishing tasks are spawned on the
-    /// current tokio runtime.
-    pub(crate) fn with_listeners(
-        broker: Option<Arc<dyn ChangeBroker>>,
-        single_process: bool,
-        listeners: Vec<FeedListener>,
-    ) -> Self {
-        let (outbox, outbox_rx) = match broker {
-            Some(_) => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                (Some(tx), Some(rx))
-            }
-            None => (None, None),
+    /// Starts a feed: with a broker, its listening, publishing and epoch-reading tasks are
+    /// spawned on the current tokio runtime.
+    pub(crate) fn start(shared: Option<SharedFeed>, single_process: bool, listeners: Vec<FeedListener>) -> Self {
+        let Some(SharedFeed { broker, secret, epoch }) = shared else {
+            return Self { inner: Arc::new(FeedInner::new(None, FeedSecret::new(""), single_process, listeners)) };
         };
-        let inner = Arc::new(FeedInner::new(outbox, single_process, listeners));
-        if let (Some(broker), Some(outbox_rx)) = (broker, outbox_rx) {
-            tokio::spawn(Arc::clone(&broker).listen(Inbox { feed: Arc::clone(&inner) }));
-            tokio::spawn(publish_all(broker, outbox_rx, Arc::clone(&inner)));
-        }
+        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(FeedInner::new(Some(outbox), secret, single_process, listeners));
+        tokio::spawn(Arc::clone(&broker).listen(Inbox { feed: Arc::clone(&inner) }));
+        tokio::spawn(publish_all(broker, outbox_rx, Arc::clone(&inner)));
+        tokio::spawn(renew_lease(epoch, Arc::clone(&inner)));
         Self { inner }
+    }
+
+    /// A feed of this process alone (tests).
+    #[cfg(test)]
+    pub(crate) fn with_listeners(single_process: bool, listeners: Vec<FeedListener>) -> Self {
+        Self::start(None, single_process, listeners)
     }
 
     /// Hands a committed change to this process's subscribers and listeners, and to the
@@ -162,8 +156,8 @@ impl ChangeFeed {
         let seq = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let change = Arc::new(change);
         if inner.outbox.is_some() {
-            if confirm && let Ok(mut awaited) = inner.awaited.lock() {
-                *awaited = (seq, Instant::now());
+            if confirm {
+                inner.awaited.fetch_max(seq, Ordering::SeqCst);
             }
             // Encoded by the publishing task, off the request's path.
             inner.send(Outgoing::Change { seq, change: Arc::clone(&change), confirm });
@@ -172,33 +166,35 @@ impl ChangeFeed {
     }
 
     /// Waits until every change published with `confirm` so far has been applied by every
-    /// process that was listening when it was published: each acknowledges it once its
-    /// listeners have run (a revoked token is out of its cache), and the broker has brought
-    /// this process its own copy. At most [`CONFIRM_TIMEOUT`]; at once without a broker or
-    /// while it is disconnected.
-    pub async fn confirmed(&self) {
+    /// process that may have been listening when it was published (each acknowledges it once
+    /// its listeners have run: a revoked token is out of its cache), or until [`LEASE`] has
+    /// passed since `committed` (by then a process that has not applied a revocation has
+    /// stopped serving from its caches: see [`lease`](super::lease)). At once without a broker.
+    pub async fn confirmed(&self, committed: tokio::time::Instant) {
         let inner = &self.inner;
-        let Ok((wanted, at)) = inner.awaited.lock().map(|a| *a) else { return };
-        if inner.outbox.is_none() || inner.is_confirmed(wanted, at) {
+        let wanted = inner.awaited.load(Ordering::SeqCst);
+        if inner.outbox.is_none() || wanted == 0 {
             return;
         }
-        let wait = async {
-            loop {
-                let notified = inner.echo.notified();
-                if inner.is_confirmed(wanted, at) || !inner.connected.load(Ordering::SeqCst) {
-                    return;
-                }
-                notified.await;
+        loop {
+            let notified = inner.echo.notified();
+            if inner.is_confirmed(wanted) {
+                return;
             }
-        };
-        if tokio::time::timeout(CONFIRM_TIMEOUT, wait).await.is_err() {
-            tracing::warn!(target: "persisted_model::changes", "a change was not acknowledged by every process in time");
+            let Some(left) = LEASE.checked_sub(committed.elapsed()) else {
+                tracing::debug!(target: "persisted_model::changes", "a change was not acknowledged by every process: answered after the lease");
+                return;
+            };
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(left) => {}
+            }
         }
     }
 
     /// Every change from now on, for one subscriber (a bounded buffer: see
-    /// [`SUBSCRIBER_BUFFER`]).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ModelChange>> {
+    /// [`SUBSCRIBER_BUFFER`]), and notices of possible losses.
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
         self.inner.local.subscribe()
     }
 
@@ -208,15 +204,26 @@ impl ChangeFeed {
         self.inner.outbox.is_some() || self.inner.local.receiver_count() > 0
     }
 
-    /// Whether every change to the database reaches this process: a broker that is connected,
-    /// or, without one, a database only this process writes (SQLite). Caches of rows other
-    /// processes may change (tokens) are used only while this holds.
+    /// Whether every change to the database reaches this process, so that caches of rows other
+    /// processes may change (tokens, roles) may be used: without a broker, a database only
+    /// this process writes (SQLite); with one, while it is connected, this process has heard
+    /// its own messages back since, and its reading of the revocation epoch is younger than
+    /// [`LEASE`]. Never once the feed is closed.
     pub fn is_complete(&self) -> bool {
-        if self.inner.outbox.is_some() {
-            self.inner.connected.load(Ordering::SeqCst)
-        } else {
-            self.inner.single_process
+        let inner = &self.inner;
+        if inner.outbox.is_none() {
+            return inner.single_process;
         }
+        !inner.is_closed()
+            && inner.connected.load(Ordering::SeqCst)
+            && inner.heard_self.load(Ordering::SeqCst)
+            && inner.lease.lock().ok().and_then(|l| *l).is_some_and(|at| at.elapsed() < LEASE)
+    }
+
+    /// Whether writes of revoking changes raise the revocation epoch (processes share the
+    /// database through a broker).
+    pub(crate) fn shares_epoch(&self) -> bool {
+        self.inner.outbox.is_some()
     }
 
     /// `"local"` (no broker), `"connected"` or `"disconnected"`, for health checks.
@@ -271,31 +278,38 @@ impl std::fmt::Debug for ChangeFeed {
 impl FeedInner {
     fn new(
         outbox: Option<mpsc::UnboundedSender<Outgoing>>,
+        secret: FeedSecret,
         single_process: bool,
         listeners: Vec<FeedListener>,
     ) -> Self {
         Self {
             process: process_id(),
+            secret,
             seq: AtomicU64::new(0),
+            number: AtomicU64::new(0),
             local: broadcast::channel(SUBSCRIBER_BUFFER).0,
             outbox,
             listeners,
             single_process,
             connected: AtomicBool::new(false),
+            heard_self: AtomicBool::new(false),
             echoed: AtomicU64::new(0),
-            awaited: Mutex::new((0, Instant::now())),
+            awaited: AtomicU64::new(0),
             peers: Mutex::new(HashMap::new()),
+            numbers: Mutex::new(HashMap::new()),
+            lease: Mutex::new(None),
             echo: Notify::new(),
             closed: watch::channel(false).0,
             queued: AtomicU64::new(0),
             handed: watch::channel(0).0,
+            dropped: AtomicU64::new(0),
         }
     }
 
     fn dispatch(&self, change: Arc<ModelChange>) {
         self.tell_listeners(Notice::Change(&change));
         // No subscriber is not an error.
-        let _ = self.local.send(change);
+        let _ = self.local.send(FeedEvent::Change(change));
     }
 
     fn send(&self, message: Outgoing) {
@@ -306,29 +320,92 @@ impl FeedInner {
         }
     }
 
-    /// Whether change `wanted`, published at `at`, is back from the broker and acknowledged by
-    /// every live process that was already listening then.
-    fn is_confirmed(&self, wanted: u64, at: Instant) -> bool {
+    /// Whether change `wanted` is back from the broker and acknowledged by every live process
+    /// that may have been listening when it was published: those heard from before it came
+    /// back (the broker delivers in one order to all, so a process first heard after it read
+    /// it before its own first message).
+    fn is_confirmed(&self, wanted: u64) -> bool {
         if self.echoed.load(Ordering::SeqCst) < wanted {
             return false;
         }
-        let Ok(peers) = self.peers.lock() else { return true };
-        peers.values().filter(|p| p.first_seen < at && p.last_seen.elapsed() < PEER_TTL).all(|p| p.acked >= wanted)
+        let Ok(peers) = self.peers.lock() else { return false };
+        peers.values().filter(|p| p.heard_at < wanted && p.last_seen.elapsed() < PEER_TTL).all(|p| p.acked >= wanted)
     }
 
-    pub(super) fn receive(&self, message: &str) {
-        let header = match serde_json::from_str::<Header>(message) {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable change message was ignored");
-                return;
-            }
+    /// The message as the broker carries it: signed, numbered, dated, and (a change) fitted
+    /// to `max` bytes.
+    fn encode(&self, message: &Outgoing, max: usize) -> String {
+        let mut header = Header {
+            process: self.process.clone(),
+            number: self.number.fetch_add(1, Ordering::SeqCst) + 1,
+            sent_ms: wire::now_ms(),
+            seq: None,
+            confirm: false,
+            ack: None,
+            hello: false,
+            bye: false,
         };
+        match message {
+            Outgoing::Change { seq, change, confirm } => {
+                header.seq = Some(*seq);
+                header.confirm = *confirm;
+                return wire::seal_change(&self.secret, &header, change, max);
+            }
+            Outgoing::Ack { to, seq } => header.ack = Some((to.clone(), *seq)),
+            Outgoing::Hello => header.hello = true,
+            Outgoing::Goodbye => header.bye = true,
+        }
+        wire::seal(&self.secret, &header)
+    }
+
+    /// Whether `number` is newer than every message heard from `process` (a replay is not).
+    fn is_new(&self, process: &str, number: u64) -> bool {
+        let Ok(mut numbers) = self.numbers.lock() else { return false };
+        let now = Instant::now();
+        match numbers.get_mut(process) {
+            Some((last, _)) if number <= *last => false,
+            Some(entry) => {
+                *entry = (number, now);
+                true
+            }
+            None => {
+                if numbers.len() >= 1_024 {
+                    // Processes silent for longer than a message may be replayed are forgotten.
+                    numbers.retain(|_, (_, seen)| seen.elapsed() < 2 * wire::MAX_AGE);
+                }
+                numbers.insert(process.to_owned(), (number, now));
+                true
+            }
+        }
+    }
+
+    fn drop_message(&self, why: &str) {
+        // Logged at the first, and then at every power of two: a flood does not flood the log.
+        let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(target: "persisted_model::changes", dropped = n, "a change message was dropped: {why}");
+        }
+    }
+
+    pub(super) fn receive(&self, text: &str) {
+        let message = match wire::open(&self.secret, text, wire::now_ms()) {
+            Ok(m) => m,
+            Err(Dropped::Unsigned) => return self.drop_message("not signed with the feed's secret"),
+            Err(Dropped::Unreadable) => return self.drop_message("unreadable"),
+            Err(Dropped::Stale) => return self.drop_message("too old (a replay, or clocks that disagree)"),
+        };
+        let header = message.header;
+        if !self.is_new(&header.process, header.number) {
+            return self.drop_message("a replay");
+        }
         if header.process == self.process {
+            if self.connected.load(Ordering::SeqCst) {
+                self.heard_self.store(true, Ordering::SeqCst);
+            }
             if let Some(seq) = header.seq {
                 self.echoed.fetch_max(seq, Ordering::SeqCst);
-                self.echo.notify_waiters();
             }
+            self.echo.notify_waiters();
             return;
         }
         if let Ok(mut peers) = self.peers.lock() {
@@ -339,11 +416,10 @@ impl FeedInner {
                 // Only a listening process says hello or acknowledges; a change alone may come
                 // from one that has said goodbye and is finishing its last requests.
                 let known = peers.contains_key(&header.process);
-                let peer =
-                    peers.entry(header.process.clone()).or_insert(Peer { first_seen: now, last_seen: now, acked: 0 });
+                let heard_at = self.echoed.load(Ordering::SeqCst);
+                let peer = peers.entry(header.process.clone()).or_insert(Peer { heard_at, last_seen: now, acked: 0 });
                 peer.last_seen = now;
-                // A newcomer learns of this process at once, not at its next hello: until then
-                // its revoking writes would not wait for this process.
+                // A newcomer learns of this process at once, not at its next hello.
                 if header.hello && !known && !self.is_closed() {
                     self.send(Outgoing::Hello);
                 }
@@ -357,40 +433,31 @@ impl FeedInner {
             }
             peers.retain(|_, p| p.last_seen.elapsed() < PEER_TTL);
         }
-        if header.bye {
-            // Writes waiting for its acknowledgement stop waiting.
+        if header.bye || header.ack.is_some() {
+            // Writes waiting for an acknowledgement look again.
             self.echo.notify_waiters();
             return;
         }
-        if header.ack.is_some() {
-            self.echo.notify_waiters();
-            return;
-        }
-        if header.hello {
-            return;
-        }
-        match serde_json::from_str::<Received>(message) {
-            Ok(received) => {
-                self.dispatch(Arc::new(received.change));
-                // Applied (the listeners ran): the sender may answer its write.
-                if received.confirm {
-                    self.send(Outgoing::Ack { to: received.process, seq: received.seq });
-                }
-            }
-            Err(e) => {
-                tracing::warn!(target: "persisted_model::changes", error = %e, "an unreadable change message was ignored");
-            }
+        let Some(change) = message.change else { return };
+        self.dispatch(Arc::new(change));
+        // Applied (the listeners ran): the sender may answer its write.
+        if header.confirm
+            && let Some(seq) = header.seq
+        {
+            self.send(Outgoing::Ack { to: header.process, seq });
         }
     }
 
     pub(super) fn set_connected(&self, yes: bool) {
         // Losing the connection may have lost changes, and so may the time before it came
         // back: listeners drop what they built on the feed before it is relied on again.
+        self.heard_self.store(false, Ordering::SeqCst);
         if yes {
             if !self.connected.load(Ordering::SeqCst) {
-                self.tell_listeners(Notice::MayHaveMissed);
+                self.may_have_missed();
                 self.connected.store(true, Ordering::SeqCst);
-                // The others wait for this process's acknowledgements from now on.
+                // The others wait for this process's acknowledgements from now on, and its
+                // own hello coming back ends the time it cannot know what it missed.
                 self.send(Outgoing::Hello);
                 tracing::info!(target: "persisted_model::changes", "the change broker is connected");
             }
@@ -398,10 +465,16 @@ impl FeedInner {
         }
         let was = self.connected.swap(false, Ordering::SeqCst);
         self.echo.notify_waiters();
-        self.tell_listeners(Notice::MayHaveMissed);
+        self.may_have_missed();
         if was && !self.is_closed() {
             tracing::warn!(target: "persisted_model::changes", "the change broker's connection was lost");
         }
+    }
+
+    /// Tells listeners and change streams that changes may have been missed.
+    fn may_have_missed(&self) {
+        self.tell_listeners(Notice::MayHaveMissed);
+        let _ = self.local.send(FeedEvent::MayHaveMissed);
     }
 
     fn tell_listeners(&self, notice: Notice<'_>) {
@@ -420,6 +493,48 @@ impl FeedInner {
     }
 }
 
+/// Reads the revocation epoch every [`RENEW_EVERY`]: a reading renews the lease that lets
+/// this process serve from its caches, and a changed epoch (a revocation committed by some
+/// process) empties them.
+async fn renew_lease(reader: EpochReader, feed: Arc<FeedInner>) {
+    let mut last = None;
+    let mut failing = false;
+    let mut tick = tokio::time::interval(RENEW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = feed.wait_closed() => return,
+        }
+        let started = Instant::now();
+        match tokio::time::timeout(LEASE, reader.read()).await {
+            Ok(Ok(epoch)) => {
+                if last.is_some_and(|l| l != epoch) {
+                    feed.may_have_missed();
+                }
+                last = Some(epoch);
+                if let Ok(mut lease) = feed.lease.lock() {
+                    *lease = Some(started);
+                }
+                if failing {
+                    failing = false;
+                    tracing::info!(target: "persisted_model::changes", "the revocation epoch is read again");
+                }
+            }
+            outcome => {
+                if !failing {
+                    let error = match outcome {
+                        Ok(Err(e)) => e,
+                        _ => "timed out".to_owned(),
+                    };
+                    tracing::warn!(target: "persisted_model::changes", error = %error, "cannot read the revocation epoch: caches are off until it is read again");
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
 /// Most messages sent in one call to the broker.
 const PUBLISH_BATCH: usize = 256;
 
@@ -427,7 +542,8 @@ const PUBLISH_BATCH: usize = 256;
 const PUBLISH_LINGER: Duration = Duration::from_millis(1);
 
 /// Sends the process's messages through the broker, in order, and says hello every
-/// [`HELLO_EVERY`].
+/// [`HELLO_EVERY`]. A batch the broker refuses is sent again one message at a time, so one bad
+/// message (or a moment's failure) loses no other.
 async fn publish_all(
     broker: Arc<dyn ChangeBroker>,
     mut outbox: mpsc::UnboundedReceiver<Outgoing>,
@@ -451,41 +567,33 @@ async fn publish_all(
         if outbox.is_empty() && matches!(message, Outgoing::Change { .. }) {
             tokio::time::sleep(PUBLISH_LINGER).await;
         }
-        let mut batch = vec![encode(&feed.process, &message, max)];
+        let mut batch = vec![feed.encode(&message, max)];
         while batch.len() < PUBLISH_BATCH
             && let Ok(more) = outbox.try_recv()
         {
-            batch.push(encode(&feed.process, &more, max));
+            batch.push(feed.encode(&more, max));
             taken += 1;
         }
-        if let Err(e) = broker.publish_many(batch).await {
-            // The other processes miss these messages: their token caches age out (see the
-            // access-token crate), their subscribers miss one event, a write waits its time out.
-            tracing::error!(target: "persisted_model::changes", error = %e, "changes could not be published");
+        if let Err(e) = broker.publish_many(&batch).await {
+            tracing::warn!(target: "persisted_model::changes", error = %e, messages = batch.len(), "a batch of changes was refused: sending them one by one");
+            for message in &batch {
+                if let Err(e) = broker.publish(message).await {
+                    // The others miss this message: a revocation is still seen within the
+                    // lease (the epoch), a change stream misses one event.
+                    tracing::error!(target: "persisted_model::changes", error = %e, "a change could not be published");
+                }
+            }
         }
         // Passed on (or given up): `flush` waits for no more than this.
         feed.handed.send_modify(|n| *n += taken);
     }
 }
 
-/// The broker's message: a change without its data when it would not fit in `max` bytes
-/// (receivers then load the instance by its id).
-fn encode(process: &str, message: &Outgoing, max: usize) -> String {
-    let small = |ack: Option<(String, u64)>, hello: bool, bye: bool| {
-        serde_json::to_string(&Header { process: process.to_owned(), seq: None, ack, hello, bye }).unwrap_or_default()
-    };
-    let (seq, change, confirm) = match message {
-        Outgoing::Change { seq, change, confirm } => (*seq, change, *confirm),
-        Outgoing::Ack { to, seq } => return small(Some((to.clone(), *seq)), false, false),
-        Outgoing::Hello => return small(None, true, false),
-        Outgoing::Goodbye => return small(None, false, true),
-    };
-    let text = serde_json::to_string(&Envelope { process, seq, confirm, change }).unwrap_or_default();
-    if text.len() <= max {
-        return text;
-    }
-    let change = ModelChange { data: None, removed: None, reload: true, ..(**change).clone() };
-    serde_json::to_string(&Envelope { process, seq, confirm, change: &change }).unwrap_or_default()
+/// Whether a change of a model whose changes need confirming may revoke something (a create
+/// grants at most; an `updateAll`, which LoopBack names a create, may revoke): its write
+/// raises the revocation epoch.
+pub(crate) fn revokes(change: &ModelChange) -> bool {
+    change.kind != ChangeKind::Create || change.partial
 }
 
 /// A random id for this process's feed.
@@ -504,6 +612,23 @@ mod tests {
     use super::*;
     use crate::testing::product_definition;
 
+    /// A feed with a broker that is never started: what it would send is in the receiver.
+    fn shared_feed() -> (FeedInner, mpsc::UnboundedReceiver<Outgoing>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (FeedInner::new(Some(tx), FeedSecret::new("k"), false, Vec::new()), rx)
+    }
+
+    /// A message from `process`, signed with the test secret.
+    fn from(process: &str, number: u64, what: serde_json::Value) -> String {
+        let mut message = json!({"p": process, "n": number, "at": wire::now_ms()});
+        message.as_object_mut().unwrap().extend(what.as_object().unwrap().clone());
+        FeedSecret::new("k").sign(&message.to_string())
+    }
+
+    fn token_removed(seq: u64) -> serde_json::Value {
+        json!({"s": seq, "c": true, "m": "AccessToken", "tb": "t", "k": "remove"})
+    }
+
     #[tokio::test]
     async fn subscribers_and_listeners_hear_local_changes() {
         let heard = Arc::new(AtomicU64::new(0));
@@ -513,81 +638,185 @@ mod tests {
                 count.fetch_add(1, Ordering::SeqCst);
             }
         });
-        let feed = ChangeFeed::with_listeners(None, true, vec![listener]);
+        let feed = ChangeFeed::with_listeners(true, vec![listener]);
         let mut rx = feed.subscribe();
         let row = json!({"id": 1, "name": "Pen"}).as_object().unwrap().clone();
         feed.publish(ModelChange::created(&product_definition(), &row), true);
-        assert_eq!(rx.recv().await.unwrap().target, Some(json!(1)));
+        let FeedEvent::Change(change) = rx.recv().await.unwrap() else { panic!("a change") };
+        assert_eq!(change.target, Some(json!(1)));
         assert_eq!(heard.load(Ordering::SeqCst), 1);
         // Nothing to confirm without a broker.
-        feed.confirmed().await;
+        feed.confirmed(tokio::time::Instant::now()).await;
         assert!(feed.is_complete());
-        assert!(!ChangeFeed::with_listeners(None, false, Vec::new()).is_complete());
+        assert!(!ChangeFeed::with_listeners(false, Vec::new()).is_complete());
     }
 
     #[tokio::test]
-    async fn a_change_is_confirmed_once_every_listening_process_acknowledged_it() {
-        let feed = ChangeFeed::with_listeners(None, false, Vec::new());
-        let inner = &feed.inner;
+    async fn a_change_is_confirmed_once_every_process_listening_before_it_acknowledged_it() {
+        let (inner, _rx) = shared_feed();
         let me = inner.process.clone();
-        inner.receive(r#"{"p":"other","hello":true}"#);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let at = Instant::now();
+        inner.receive(&from("other", 1, json!({"hello": true})));
         // Back from the broker, but the other process has not applied it yet.
-        inner.receive(&format!(r#"{{"p":"{me}","s":1,"m":"AccessToken","tb":"t","k":"remove"}}"#));
-        assert!(!inner.is_confirmed(1, at));
+        inner.receive(&from(&me, 1, token_removed(1)));
+        assert!(!inner.is_confirmed(1));
         // An acknowledgement meant for another process does not count.
-        inner.receive(r#"{"p":"other","ack":["someone else",1]}"#);
-        assert!(!inner.is_confirmed(1, at));
-        inner.receive(&format!(r#"{{"p":"other","ack":["{me}",1]}}"#));
-        assert!(inner.is_confirmed(1, at));
-        // A process first heard of after the change was published never had it to apply.
-        inner.receive(r#"{"p":"newcomer","hello":true}"#);
-        assert!(inner.is_confirmed(1, at));
+        inner.receive(&from("other", 2, json!({"ack": ["someone else", 1]})));
+        assert!(!inner.is_confirmed(1));
+        inner.receive(&from("other", 3, json!({"ack": [me, 1]})));
+        assert!(inner.is_confirmed(1));
+        // A process first heard of after the change came back read it before its hello.
+        inner.receive(&from("newcomer", 1, json!({"hello": true})));
+        assert!(inner.is_confirmed(1));
+        // But it must acknowledge the next one.
+        inner.receive(&from(&me, 2, token_removed(2)));
+        assert!(!inner.is_confirmed(2));
+    }
+
+    #[tokio::test]
+    async fn forged_stale_and_replayed_messages_are_dropped() {
+        let (inner, mut rx) = shared_feed();
+        let me = inner.process.clone();
+        inner.receive(&from("other", 5, json!({"hello": true})));
+        assert!(matches!(rx.try_recv(), Ok(Outgoing::Hello)));
+        // Unsigned (as a database login could NOTIFY it), or signed with another secret.
+        let unsigned = json!({"p": "fake", "n": 1, "at": wire::now_ms(), "hello": true}).to_string();
+        inner.receive(&unsigned);
+        inner.receive(&FeedSecret::new("guess").sign(&unsigned));
+        assert!(rx.try_recv().is_err(), "a forged hello is not answered");
+        assert!(!inner.peers.lock().unwrap().contains_key("fake"));
+        // A replay of the other's hello (same number) is not a new message.
+        inner.receive(&from(&me, 1, token_removed(1)));
+        inner.receive(&from("other", 5, json!({"ack": [me, 1]})));
+        assert!(!inner.is_confirmed(1), "a replayed number is ignored");
+        inner.receive(&from("other", 6, json!({"ack": [me, 1]})));
+        assert!(inner.is_confirmed(1));
+        assert!(inner.dropped.load(Ordering::Relaxed) >= 3);
     }
 
     #[tokio::test]
     async fn a_process_that_said_goodbye_is_not_waited_for() {
-        let feed = ChangeFeed::with_listeners(None, false, Vec::new());
-        let inner = &feed.inner;
+        let (inner, _rx) = shared_feed();
         let me = inner.process.clone();
-        inner.receive(r#"{"p":"leaving","hello":true}"#);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let at = Instant::now();
-        inner.receive(&format!(r#"{{"p":"{me}","s":1,"m":"AccessToken","tb":"t","k":"remove"}}"#));
-        assert!(!inner.is_confirmed(1, at));
-        inner.receive(r#"{"p":"leaving","bye":true}"#);
-        assert!(inner.is_confirmed(1, at));
+        inner.receive(&from("leaving", 1, json!({"hello": true})));
+        inner.receive(&from(&me, 1, token_removed(1)));
+        assert!(!inner.is_confirmed(1));
+        inner.receive(&from("leaving", 2, json!({"bye": true})));
+        assert!(inner.is_confirmed(1));
         // Its last writes' changes still arrive, and do not make it a listener again.
-        inner.receive(r#"{"p":"leaving","s":7,"m":"AccessToken","tb":"t","k":"remove"}"#);
-        let at = Instant::now();
-        inner.receive(&format!(r#"{{"p":"{me}","s":2,"m":"AccessToken","tb":"t","k":"remove"}}"#));
-        assert!(inner.is_confirmed(2, at));
-        assert_eq!(encode("p", &Outgoing::Goodbye, 100), r#"{"p":"p","bye":true}"#);
+        inner.receive(&from("leaving", 3, token_removed(7)));
+        inner.receive(&from(&me, 2, token_removed(2)));
+        assert!(inner.is_confirmed(2));
     }
 
     #[tokio::test]
     async fn a_newcomer_is_answered_with_a_hello_once() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let inner = FeedInner::new(Some(tx), false, Vec::new());
-        inner.receive(r#"{"p":"newcomer","hello":true}"#);
+        let (inner, mut rx) = shared_feed();
+        inner.receive(&from("newcomer", 1, json!({"hello": true})));
         assert!(matches!(rx.try_recv(), Ok(Outgoing::Hello)));
         // Known now: its next hellos, and the others' answers, are not answered again.
-        inner.receive(r#"{"p":"newcomer","hello":true}"#);
+        inner.receive(&from("newcomer", 2, json!({"hello": true})));
         assert!(rx.try_recv().is_err());
         inner.closed.send_replace(true);
-        inner.receive(r#"{"p":"late","hello":true}"#);
+        inner.receive(&from("late", 1, json!({"hello": true})));
         assert!(rx.try_recv().is_err(), "a closed feed does not say hello");
     }
 
+    #[tokio::test]
+    async fn caches_wait_for_the_own_echo_and_a_fresh_lease() {
+        let (inner, _rx) = shared_feed();
+        let feed = ChangeFeed { inner: Arc::new(inner) };
+        let inner = &feed.inner;
+        inner.set_connected(true);
+        assert!(!feed.is_complete(), "its own hello has not come back");
+        inner.receive(&from(&inner.process, 1, json!({"hello": true})));
+        assert!(!feed.is_complete(), "no reading of the epoch yet");
+        *inner.lease.lock().unwrap() = Some(Instant::now());
+        assert!(feed.is_complete());
+        *inner.lease.lock().unwrap() = Instant::now().checked_sub(LEASE);
+        assert!(!feed.is_complete(), "the lease ran out");
+        *inner.lease.lock().unwrap() = Some(Instant::now());
+        inner.set_connected(false);
+        inner.set_connected(true);
+        assert!(!feed.is_complete(), "after a reconnection the own hello must come back again");
+    }
+
+    #[tokio::test]
+    async fn an_unconfirmed_change_is_answered_after_the_lease() {
+        let (inner, _rx) = shared_feed();
+        let feed = ChangeFeed { inner: Arc::new(inner) };
+        feed.inner.receive(&from("silent", 1, json!({"hello": true})));
+        let row = json!({"id": 1}).as_object().unwrap().clone();
+        let committed = tokio::time::Instant::now();
+        feed.publish(ModelChange::updated(&product_definition(), &row), true);
+        let waited = tokio::time::timeout(LEASE * 2, feed.confirmed(committed)).await;
+        assert!(waited.is_ok(), "answered within the lease");
+    }
+
     #[test]
-    fn a_large_change_travels_without_its_data() {
-        let row = json!({"id": 1, "name": "x".repeat(500)}).as_object().unwrap().clone();
-        let change = Arc::new(ModelChange::created(&product_definition(), &row));
-        let message = encode("p", &Outgoing::Change { seq: 1, change, confirm: false }, 200);
-        assert!(message.len() < 200, "{message}");
-        let back: Received = serde_json::from_str(&message).unwrap();
-        assert!(back.change.reload && back.change.data.is_none());
-        assert_eq!(back.change.target, Some(json!(1)));
+    fn updates_and_deletes_revoke_creates_do_not() {
+        let def = product_definition();
+        let row = json!({"id": 1}).as_object().unwrap().clone();
+        assert!(!revokes(&ModelChange::created(&def, &row)));
+        assert!(revokes(&ModelChange::updated(&def, &row)));
+        let where_ = crate::filter::Where::eq("name", json!("a"));
+        assert!(revokes(&ModelChange::updated_where(&def, &where_, &row)), "an updateAll LoopBack names a create");
+        assert!(revokes(&ModelChange::removed(&def, &where_, None)));
+    }
+
+    /// Refuses a batch holding a message with `refuse` in it, and that message alone.
+    struct Picky {
+        refuse: &'static str,
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl ChangeBroker for Picky {
+        fn publish<'a>(
+            &'a self,
+            message: &'a str,
+        ) -> super::super::SendFuture<'a, Result<(), super::super::BrokerError>> {
+            Box::pin(async move {
+                if message.contains(self.refuse) {
+                    return Err(super::super::BrokerError("refused".into()));
+                }
+                self.sent.lock().unwrap().push(message.to_owned());
+                Ok(())
+            })
+        }
+
+        fn publish_many<'a>(
+            &'a self,
+            messages: &'a [String],
+        ) -> super::super::SendFuture<'a, Result<(), super::super::BrokerError>> {
+            Box::pin(async move {
+                if messages.iter().any(|m| m.contains(self.refuse)) {
+                    return Err(super::super::BrokerError("one message was refused: the batch failed".into()));
+                }
+                self.sent.lock().unwrap().extend(messages.iter().cloned());
+                Ok(())
+            })
+        }
+
+        fn listen(self: Arc<Self>, _inbox: Inbox) -> super::super::SendFuture<'static, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_is_sent_again_one_by_one() {
+        let broker = Arc::new(Picky { refuse: "Refused", sent: Mutex::new(Vec::new()) });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(FeedInner::new(Some(tx), FeedSecret::new("k"), false, Vec::new()));
+        let def = product_definition();
+        for name in ["Before", "Refused", "Logout"] {
+            let row = json!({"id": 1, "name": name}).as_object().unwrap().clone();
+            inner.send(Outgoing::Change { seq: 1, change: Arc::new(ModelChange::updated(&def, &row)), confirm: true });
+        }
+        let task = tokio::spawn(publish_all(broker.clone(), rx, Arc::clone(&inner)));
+        let mut handed = inner.handed.subscribe();
+        tokio::time::timeout(Duration::from_secs(5), handed.wait_for(|n| *n >= 3)).await.unwrap().unwrap();
+        task.abort();
+        let sent = broker.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert!(sent[0].contains("Before") && sent[1].contains("Logout"), "{sent:?}");
     }
 }

@@ -5,15 +5,20 @@
 mod broker;
 mod change;
 mod feed;
+pub(crate) mod lease;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod stream;
+mod wire;
 
 pub use broker::{BrokerError, ChangeBroker, Inbox, SendFuture};
 pub use change::{ChangeKind, ModelChange};
-pub use feed::{CONFIRM_TIMEOUT, ChangeFeed, FeedListener, Notice, SUBSCRIBER_BUFFER};
+pub use feed::{CONFIRM_TIMEOUT, ChangeFeed, FeedEvent, FeedListener, Notice, SUBSCRIBER_BUFFER};
+pub(crate) use feed::{SharedFeed, revokes};
+pub use lease::LEASE;
 pub use postgres::{DEFAULT_CHANNEL, PostgresBroker};
 #[cfg(feature = "redis")]
 pub use redis::RedisBroker;
 pub use stream::DEFAULT_KEEP_ALIVE;
+pub use wire::FeedSecret;

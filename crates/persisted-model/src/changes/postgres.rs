@@ -62,11 +62,14 @@ impl PostgresBroker {
 }
 
 impl ChangeBroker for PostgresBroker {
-    fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>> {
-        self.publish_many(vec![message])
+    fn publish<'a>(&'a self, message: &'a str) -> SendFuture<'a, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let one = [message.to_owned()];
+            self.publish_many(&one).await
+        })
     }
 
-    fn publish_many(&self, messages: Vec<String>) -> SendFuture<'_, Result<(), BrokerError>> {
+    fn publish_many<'a>(&'a self, messages: &'a [String]) -> SendFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
             // One statement: each element is its own notification, delivered in order.
             sqlx::query("SELECT pg_notify($1, m) FROM unnest($2::text[]) WITH ORDINALITY AS t(m, i) ORDER BY i")
@@ -77,6 +80,11 @@ impl ChangeBroker for PostgresBroker {
                 .map(|_| ())
                 .map_err(|e| BrokerError(e.to_string()))
         })
+    }
+
+    /// PostgreSQL refuses a payload of 8,000 bytes or more.
+    fn max_message(&self) -> usize {
+        7_900
     }
 
     fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()> {

@@ -65,18 +65,27 @@ impl RedisBroker {
 }
 
 impl ChangeBroker for RedisBroker {
-    fn publish(&self, message: String) -> SendFuture<'_, Result<(), BrokerError>> {
-        self.publish_many(vec![message])
+    fn publish<'a>(&'a self, message: &'a str) -> SendFuture<'a, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let one = [message.to_owned()];
+            self.publish_many(&one).await
+        })
     }
 
-    fn publish_many(&self, messages: Vec<String>) -> SendFuture<'_, Result<(), BrokerError>> {
+    fn publish_many<'a>(&'a self, messages: &'a [String]) -> SendFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
             // One retry on a fresh connection: a connection idle for long may have been closed.
-            match self.send(&messages).await {
+            match self.send(messages).await {
                 Ok(()) => Ok(()),
-                Err(_) => self.send(&messages).await.map_err(|e| BrokerError(e.to_string())),
+                Err(_) => self.send(messages).await.map_err(|e| BrokerError(e.to_string())),
             }
         })
+    }
+
+    /// Redis carries messages of any size; a bound keeps one process's changes from filling
+    /// every subscriber's buffer (a large `updateAll` travels without its where clause).
+    fn max_message(&self) -> usize {
+        64 * 1024
     }
 
     fn listen(self: Arc<Self>, inbox: Inbox) -> SendFuture<'static, ()> {

@@ -351,6 +351,11 @@ pub struct ModelSettings {
     /// access-token crate sets it on the token model, so that a logout on one process is seen
     /// by the very next request on any other.
     pub confirm_changes: bool,
+    /// The id is a credential (LoopBack 3's raw token ids): change events and the messages
+    /// between processes name an instance by the id's [`fingerprint`](crate::fingerprint), and
+    /// carry no where clause, so that no subscriber (an admin's change stream of tokens) and
+    /// no listener on the broker learns a usable token.
+    pub id_is_credential: bool,
     /// Other settings by LoopBack name (`ttl`, `maxTTL`, ...), for hooks to read.
     pub extra: serde_json::Map<String, Value>,
 }
@@ -367,6 +372,7 @@ impl Default for ModelSettings {
             fixed_storage_names: false,
             omit_nulls: false,
             confirm_changes: false,
+            id_is_credential: false,
             extra: serde_json::Map::new(),
         }
     }

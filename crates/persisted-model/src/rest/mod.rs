@@ -149,6 +149,7 @@ pub struct RestApiBuilder {
     checks: Vec<RegistryCheck>,
     omit_nulls: bool,
     broker: BrokerChoice,
+    change_secret: Option<Vec<u8>>,
     change_listeners: Vec<crate::changes::FeedListener>,
     keep_alive: std::time::Duration,
 }
@@ -199,6 +200,7 @@ impl RestApi {
             checks: Vec::new(),
             omit_nulls: false,
             broker: BrokerChoice::Automatic,
+            change_secret: None,
             change_listeners: Vec::new(),
             keep_alive: crate::changes::DEFAULT_KEEP_ALIVE,
         }
@@ -743,6 +745,26 @@ impl RestApiBuilder {
         self
     }
 
+    /// The secret that signs the messages server processes send each other through the change
+    /// broker (HMAC-SHA256): every process of the application must have the same. By default
+    /// `CHANGE_FEED_SECRET`, else a random secret kept in the database's `persisted_model_feed`
+    /// table (so that a login that can `NOTIFY` on the database, or a client of the Redis
+    /// server, but cannot read that table, cannot inject changes). Set one, and keep the
+    /// table's grants narrow, where others share the database or the Redis server.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("postgres://postgres@127.0.0.1/shop").await?;
+    /// let secret = std::env::var("SHOP_FEED_SECRET").expect("a secret shared by every process");
+    /// let api = persisted_model::RestApi::builder(db).change_secret(secret).build().await?;
+    /// # let _ = api; Ok(()) }
+    /// ```
+    pub fn change_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.change_secret = Some(secret.into());
+        self
+    }
+
     /// No change broker: change streams see this process's writes only, and caches of rows
     /// other processes may change (tokens) are off unless the database is SQLite.
     pub fn without_change_broker(mut self) -> Self {
@@ -819,11 +841,26 @@ impl RestApiBuilder {
             BrokerChoice::Off => None,
             BrokerChoice::Automatic => automatic_broker(&self.db)?,
         };
-        let changes = crate::changes::ChangeFeed::with_listeners(
-            broker,
-            backend == sea_orm::DbBackend::Sqlite,
-            self.change_listeners,
-        );
+        let shared = match broker {
+            Some(broker) => {
+                // The revocation epoch and the stored secret (`changes::lease`).
+                let stored = crate::changes::lease::prepare(&self.db).await?;
+                let secret = self
+                    .change_secret
+                    .or_else(|| {
+                        std::env::var("CHANGE_FEED_SECRET").ok().filter(|s| !s.is_empty()).map(String::into_bytes)
+                    })
+                    .unwrap_or_else(|| stored.into_bytes());
+                Some(crate::changes::SharedFeed {
+                    broker,
+                    secret: crate::changes::FeedSecret::new(secret),
+                    epoch: crate::changes::lease::EpochReader::new(&self.db),
+                })
+            }
+            None => None,
+        };
+        let changes =
+            crate::changes::ChangeFeed::start(shared, backend == sea_orm::DbBackend::Sqlite, self.change_listeners);
         Ok(RestApi {
             state: Data::new(RestState {
                 write_gate: crate::connection::WriteGate::for_database(&self.db),

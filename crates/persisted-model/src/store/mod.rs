@@ -11,6 +11,7 @@ pub(crate) use include::through_model;
 pub use input::{WriteKind, body_id, body_object, prepare, validate_instance};
 pub use sql::{find_by_id as find_rows_by_id, select_statement};
 
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use crate::connection::Db;
@@ -110,9 +111,22 @@ impl<'a> Store<'a> {
         let result = op(&self.on(txn.db())).await;
         match result {
             Ok(value) => {
+                let feed = self.call.changes;
+                let (confirms, revokes) = txn.needs_confirming();
+                if revokes && feed.shares_epoch() {
+                    // With the write, atomically: every process sees the epoch move within
+                    // its lease, whatever the broker does (`changes::lease`).
+                    let raise = crate::changes::lease::raise_statement(self.db.get_database_backend());
+                    if let Err(e) = txn.db().execute_raw(raise).await {
+                        txn.rollback().await;
+                        return Err(e.into());
+                    }
+                }
                 txn.commit().await?;
-                // A revocation (a token's change) is answered once every process knows it.
-                self.call.changes.confirmed().await;
+                if confirms {
+                    // A revocation (a token's change) is answered once every process knows it.
+                    feed.confirmed(tokio::time::Instant::now()).await;
+                }
                 Ok(value)
             }
             Err(e) => {
@@ -143,6 +157,9 @@ impl<'a> Store<'a> {
     fn emit(&self, change: crate::changes::ModelChange) {
         let feed = self.call.changes.clone();
         let confirm = self.def().settings.confirm_changes;
+        if confirm {
+            self.db.note_confirmed_change(crate::changes::revokes(&change));
+        }
         self.db.on_commit(move || feed.publish(change, confirm));
     }
 
