@@ -142,6 +142,93 @@ async fn invalid_regular_expressions_are_400_everywhere() {
 }
 
 #[actix_web::test]
+async fn patterns_that_backtrack_without_end_or_repeat_anchors_are_400_everywhere() {
+    on_each_backend(|t| async move {
+        t.create("/api/Products", json!({"name": "a".repeat(2_000)})).await;
+        for bad in ["^*", "$+", "x^*", "a$+b", "(^)*", "(a+)+$", "(a*)*b", "(.*a){12}$", "((ab)*c)+", "(a|b+){2,}"] {
+            let (status, body) = filter_status(&t, json!({"where": {"name": {"regexp": bad}}})).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "[{}] {bad:?}: {body}", t.backend);
+            assert!(body["error"]["message"].as_str().unwrap().contains("regexp"), "[{}] {body}", t.backend);
+        }
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn case_insensitive_matching_finds_the_same_rows_everywhere() {
+    on_each_backend(|t| async move {
+        // k, K, the Kelvin sign; σ, ς (final), Σ.
+        for name in ["k", "K", "\u{212A}", "σ", "ς", "Σ"] {
+            t.create("/api/Products", json!({"name": name})).await;
+        }
+        let names = |filter: Value| {
+            let t = t.clone();
+            async move {
+                let res = t
+                    .get(&format!("/api/Products?filter={}", q(json!({"where": {"name": filter}, "order": "id ASC"}))))
+                    .await;
+                assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+                res.body.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            }
+        };
+        // regexp's /i as JavaScript's: no non-ASCII letter matches an ASCII one; the sigmas
+        // match each other.
+        assert_eq!(names(json!({"regexp": "/^k$/i"})).await, ["k", "K"], "[{}]", t.backend);
+        assert_eq!(names(json!({"regexp": "/^\u{212A}$/i"})).await, ["\u{212A}"], "[{}]", t.backend);
+        assert_eq!(names(json!({"regexp": "/^ς$/i"})).await, ["σ", "ς", "Σ"], "[{}]", t.backend);
+        assert_eq!(names(json!({"regexp": "/^[a-z]$/i"})).await, ["k", "K"], "[{}]", t.backend);
+        // ilike as SQL's ILIKE: lower cases compared (the Kelvin sign's is k; ς is its own).
+        assert_eq!(names(json!({"ilike": "k"})).await, ["k", "K", "\u{212A}"], "[{}]", t.backend);
+        assert_eq!(names(json!({"ilike": "Σ"})).await, ["σ", "Σ"], "[{}]", t.backend);
+        assert_eq!(names(json!({"ilike": "ς"})).await, ["ς"], "[{}]", t.backend);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_regexp_the_database_gives_up_on_is_an_error_not_no_match() {
+    on_each_backend(|t| async move {
+        // PCRE2 (MariaDB) gives up on the long value at its match limit; PostgreSQL's and
+        // Rust's engines do not backtrack.
+        t.create("/api/Products", json!({"name": "aaaa"})).await;
+        t.create("/api/Products", json!({"name": format!("{}!", "a".repeat(40))})).await;
+        let (status, body) = filter_status(&t, json!({"where": {"name": {"regexp": "^(a|aa)+$"}}})).await;
+        if t.backend == "mysql" {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "[{}] {body}", t.backend);
+            assert_eq!(body["error"]["code"], "REGEXP_TOO_COMPLEX", "[{}] {body}", t.backend);
+        } else {
+            assert_eq!(status, StatusCode::OK, "[{}] {body}", t.backend);
+            assert_eq!(body.as_array().unwrap().len(), 1, "[{}] {body}", t.backend);
+        }
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_statement_past_its_time_limit_is_stopped_and_answered_503() {
+    let settings = Settings { statement_timeout: Some(Duration::from_millis(300)), ..Settings::default() };
+    on_each_backend_with(settings, |t| async move {
+        use sea_orm::ConnectionTrait;
+        let state = t.api.state();
+        let backend = state.db.get_database_backend();
+        let slow = match t.backend {
+            "postgres" => "SELECT pg_sleep(3)",
+            "mysql" => "SELECT SLEEP(3)",
+            _ => "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c",
+        };
+        let started = std::time::Instant::now();
+        let err = state.pool().query_one_raw(sea_orm::Statement::from_string(backend, slow)).await.expect_err("stopped");
+        assert!(started.elapsed() < Duration::from_secs(2), "[{}] stopped after {:?}", t.backend, started.elapsed());
+        let err = persisted_model::Error::from(err);
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE, "[{}] {err}", t.backend);
+        assert_eq!(err.to_json()["code"], "QUERY_TIMEOUT", "[{}]", t.backend);
+        // The connection serves the next statement.
+        assert_eq!(t.get("/api/Products/count").await.status, StatusCode::OK, "[{}]", t.backend);
+    })
+    .await;
+}
+
+#[actix_web::test]
 async fn nul_characters_and_bad_like_patterns_are_client_errors() {
     on_each_backend(|t| async move {
         let res = t.post("/api/Products", json!({"name": "a\u{0}b"})).await;

@@ -65,6 +65,8 @@ pub struct Settings {
     pub acquire_timeout: Option<std::time::Duration>,
     /// Token ids stored raw, as LoopBack 3 stored them (with `auth`).
     pub raw_tokens: bool,
+    /// The longest a statement may run (default: the framework's).
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 /// Runs `check` once per backend with a fresh app built with `settings`.
@@ -152,6 +154,9 @@ impl TestApp {
         }
         if let Some(t) = settings.acquire_timeout {
             opts.acquire_timeout(t);
+        }
+        if let Some(limit) = settings.statement_timeout {
+            persisted_model::limit_statements(&mut opts, Some(limit));
         }
         let db = sea_orm::Database::connect(opts).await.expect("connect to the test database");
         use models::*;

@@ -239,6 +239,58 @@ impl Transaction {
     }
 }
 
+/// What a statement failed with when MariaDB's `REGEXP` (PCRE2) gave up on a value (its match
+/// limit): MariaDB answers "no match" with a warning, which would silently leave rows out.
+pub(crate) const REGEXP_GAVE_UP: &str = "persisted_model::regexp_gave_up";
+
+/// Whether `sql` is a MySQL statement with the filter language's `REGEXP`: its warnings are read
+/// on the same connection right after it.
+fn checks_regexp(backend: DbBackend, sql: &str) -> bool {
+    backend == DbBackend::MySql && sql.contains(" REGEXP ")
+}
+
+/// An error when the statement just run on `conn` left MariaDB's "regex error" warning (1139).
+async fn regexp_warnings(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let rows = conn.query_all_raw(Statement::from_string(DbBackend::MySql, "SHOW WARNINGS")).await?;
+    for row in rows {
+        let code = row
+            .try_get_by_index::<u32>(1)
+            .map(i64::from)
+            .or_else(|_| row.try_get_by_index::<i64>(1))
+            .unwrap_or_default();
+        if code == 1139 {
+            let message = row.try_get_by_index::<String>(2).unwrap_or_default();
+            return Err(DbErr::Custom(format!("{REGEXP_GAVE_UP}: {message}")));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a statement with `REGEXP` on MySQL on one connection and then reads its warnings
+/// there: in the write's transaction, or in one of its own.
+macro_rules! regexp_checked {
+    ($self:ident, $c:ident => $call:expr) => {
+        match $self.conn {
+            Conn::Pool(db) => {
+                let txn = db.begin().await?;
+                let out = {
+                    let $c = &txn;
+                    $call
+                }?;
+                regexp_warnings(&txn).await?;
+                txn.commit().await?;
+                Ok(out)
+            }
+            Conn::Transaction(t) => {
+                let $c = &t.txn;
+                let out = $call?;
+                regexp_warnings(&t.txn).await?;
+                Ok(out)
+            }
+        }
+    };
+}
+
 macro_rules! delegate {
     ($self:ident, $c:ident => $call:expr) => {
         match $self.conn {
@@ -259,6 +311,9 @@ impl ConnectionTrait for Db<'_> {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let _turn = self.turn(&stmt.sql).await?;
+        if checks_regexp(self.get_database_backend(), &stmt.sql) {
+            return regexp_checked!(self, c => c.execute_raw(stmt).await);
+        }
         delegate!(self, c => c.execute_raw(stmt).await)
     }
 
@@ -270,11 +325,17 @@ impl ConnectionTrait for Db<'_> {
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         // INSERT ... RETURNING is a query that writes.
         let _turn = self.turn(&stmt.sql).await?;
+        if checks_regexp(self.get_database_backend(), &stmt.sql) {
+            return regexp_checked!(self, c => c.query_one_raw(stmt).await);
+        }
         delegate!(self, c => c.query_one_raw(stmt).await)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let _turn = self.turn(&stmt.sql).await?;
+        if checks_regexp(self.get_database_backend(), &stmt.sql) {
+            return regexp_checked!(self, c => c.query_all_raw(stmt).await);
+        }
         delegate!(self, c => c.query_all_raw(stmt).await)
     }
 }

@@ -68,6 +68,10 @@ pub enum Error {
     /// `SERVICE_UNAVAILABLE` with `Retry-After`, so clients and load balancers retry.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] Box<DbErr>),
+    /// A statement ran longer than the database allows it ([`limit_statements`](crate::limit_statements))
+    /// and was stopped: 503 `QUERY_TIMEOUT`.
+    #[error("statement stopped after its time limit: {0}")]
+    Timeout(#[source] Box<DbErr>),
     /// Something that should not happen; the client sees only "Internal Server Error".
     #[error("internal error: {0}")]
     Internal(String),
@@ -171,7 +175,7 @@ impl Error {
             Error::Other { status, .. } => *status,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Database(_) | Error::Internal(_) | Error::Configuration(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -185,6 +189,15 @@ impl Error {
             out.insert("name".into(), json!("Error"));
             out.insert("message".into(), json!("Service Unavailable: the database cannot be reached; retry later"));
             out.insert("code".into(), json!("SERVICE_UNAVAILABLE"));
+            return Value::Object(out);
+        }
+        if let Error::Timeout(_) = self {
+            out.insert("name".into(), json!("Error"));
+            out.insert(
+                "message".into(),
+                json!("The query ran longer than the server allows and was stopped: narrow the filter, or retry later"),
+            );
+            out.insert("code".into(), json!("QUERY_TIMEOUT"));
             return Value::Object(out);
         }
         if status.is_server_error() {
@@ -224,8 +237,35 @@ impl From<crate::filter::FilterError> for Error {
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
-        if is_unavailable(&err) { Error::Unavailable(Box::new(err)) } else { Error::Database(Box::new(err)) }
+        if is_unavailable(&err) {
+            Error::Unavailable(Box::new(err))
+        } else if is_timeout(&err) {
+            Error::Timeout(Box::new(err))
+        } else if let DbErr::Custom(message) = &err
+            && let Some(detail) = message.strip_prefix(crate::connection::REGEXP_GAVE_UP)
+        {
+            // MariaDB's PCRE2 gave up on a value (its match limit): the rows are not known.
+            Error::bad_request(format!(
+                "The database gave up matching the regular expression on a stored value ({}): simplify the pattern",
+                detail.trim_start_matches([':', ' '])
+            ))
+            .with_code("REGEXP_TOO_COMPLEX")
+        } else {
+            Error::Database(Box::new(err))
+        }
     }
+}
+
+/// Whether the database stopped a statement at its time limit: PostgreSQL's
+/// `query_canceled` (57014), MariaDB's 1969 and MySQL's 3024, SQLite's `SQLITE_INTERRUPT` (9).
+fn is_timeout(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err else { return false };
+    let sqlx::Error::Database(db) = &**e else { return false };
+    if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(mysql.number(), 1969 | 3024);
+    }
+    matches!(db.code().as_deref(), Some("57014" | "9"))
 }
 
 /// Whether a database error means the database cannot be reached rather than that a
@@ -264,7 +304,7 @@ impl ResponseError for Error {
             tracing::debug!(target: "persisted_model::rejection", status = status.as_u16(), error = %self, "request rejected");
         }
         let mut res = error_response(status, self.to_json());
-        if let Error::Unavailable(_) = self {
+        if let Error::Unavailable(_) | Error::Timeout(_) = self {
             res.headers_mut()
                 .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("1"));
         }

@@ -72,7 +72,8 @@ pub use changes::{ChangeBroker, ChangeFeed, ChangeKind, ModelChange, Notice, Pos
 pub use connection::Db;
 #[doc(inline)]
 pub use database::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, SQLITE_POOL_SIZE, connect, connect_from_env, connect_options,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, DEFAULT_STATEMENT_TIMEOUT, SQLITE_POOL_SIZE, connect,
+    connect_from_env, connect_options, limit_statements,
 };
 #[doc(inline)]
 pub use error::{ClientError, Error, Result};

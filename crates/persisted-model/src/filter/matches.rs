@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::ast::{Op, Regex, Where};
+use super::regex_dialect::{Fold, case_folded, like_regex};
 use crate::model::{ModelDefinition, PropertyType};
 
 /// Whether `instance` (JSON names, stored values) satisfies `where_`, as a query would decide:
@@ -44,10 +45,9 @@ fn holds(op: &Op, v: &Value, ty: Option<PropertyType>) -> bool {
         Op::ILike(p) => text(v).is_some_and(|s| like(&s, p, true)),
         Op::NILike(p) => text(v).is_some_and(|s| !like(&s, p, true)),
         Op::Regexp(Regex { pattern, case_insensitive }) => text(v).is_some_and(|s| {
-            regex::RegexBuilder::new(pattern)
-                .case_insensitive(*case_insensitive)
-                .build()
-                .is_ok_and(|re| re.is_match(&s))
+            // As the SQL has it: letters' cases spelled out, `.` matching a newline.
+            let pattern = if *case_insensitive { case_folded(pattern) } else { pattern.clone() };
+            regex::RegexBuilder::new(&pattern).dot_matches_new_line(true).build().is_ok_and(|re| re.is_match(&s))
         }),
     }
 }
@@ -81,20 +81,13 @@ fn compare(a: &Value, b: &Value, ty: Option<PropertyType>) -> Option<Ordering> {
 }
 
 /// SQL LIKE: `%` any run, `_` one character, `\` escapes; the whole text must match.
+/// `ILIKE` compares lower cases, as PostgreSQL does.
 fn like(text: &str, pattern: &str, case_insensitive: bool) -> bool {
-    let mut re = String::with_capacity(pattern.len() + 8);
-    re.push_str("^(?s:");
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '%' => re.push_str(".*"),
-            '_' => re.push('.'),
-            '\\' => re.push_str(&regex::escape(&chars.next().unwrap_or('\\').to_string())),
-            other => re.push_str(&regex::escape(&other.to_string())),
-        }
-    }
-    re.push_str(")$");
-    regex::RegexBuilder::new(&re).case_insensitive(case_insensitive).build().is_ok_and(|r| r.is_match(text))
+    let fold = if case_insensitive { Fold::Lower } else { Fold::None };
+    regex::RegexBuilder::new(&like_regex(pattern, fold))
+        .dot_matches_new_line(true)
+        .build()
+        .is_ok_and(|r| r.is_match(text))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ast::{Filter, Op, Where};
 use super::error::FilterError;
+use super::regex_dialect::{Fold, case_folded, like_regex};
 use crate::model::{ModelDefinition, Property, PropertyType};
 use crate::value::property_to_db;
 
@@ -71,16 +72,13 @@ fn op_expr(model: &ModelDefinition, prop: &Property, op: &Op, backend: DbBackend
         Op::NILike(p) => ilike(col, prop, p, backend).not(),
         Op::Regexp(re) => {
             let col = as_text(col, prop, backend);
+            // Case-insensitive patterns spell their letters' cases out: every back end then
+            // matches case-sensitively, alike (each one's own folding differs).
+            let pattern = if re.case_insensitive { case_folded(&re.pattern) } else { re.pattern.clone() };
             match backend {
-                DbBackend::Postgres => {
-                    let op = if re.case_insensitive { "$1 ~* $2" } else { "$1 ~ $2" };
-                    Expr::cust_with_exprs(op, [col, Expr::val(re.pattern.clone())])
-                }
+                DbBackend::Postgres => Expr::cust_with_exprs("$1 ~ $2", [col, Expr::val(pattern)]),
                 // `.` matches a newline in PostgreSQL's AREs; `s` makes the others agree.
-                _ => {
-                    let flag = if re.case_insensitive { "(?is)" } else { "(?s-i)" };
-                    Expr::cust_with_exprs("? REGEXP ?", [col, Expr::val(format!("{flag}{}", re.pattern))])
-                }
+                _ => Expr::cust_with_exprs("? REGEXP ?", [col, Expr::val(format!("(?s-i){pattern}"))]),
             }
         }
     }
@@ -122,29 +120,22 @@ fn ilike(col: Expr, prop: &Property, pattern: &str, backend: DbBackend) -> Expr 
     let col = as_text(col, prop, backend);
     match backend {
         DbBackend::Postgres => Expr::cust_with_exprs("$1 ILIKE $2", [col, Expr::val(pattern.to_owned())]),
-        // SQLite's LOWER and LIKE fold ASCII only; the registered REGEXP (Rust's regex) folds
-        // Unicode as PostgreSQL's ILIKE and MySQL's LOWER do (`ÉCOLE` finds `École`).
+        // SQLite's LOWER and LIKE fold ASCII only: the registered REGEXP (Rust's regex) gets
+        // every letter spelled out as the letters with the same lower case, which is how
+        // PostgreSQL's ILIKE and MySQL's LOWER compare (`ÉCOLE` finds `École`; `σ` finds `Σ`,
+        // not `ς`).
         DbBackend::Sqlite => Expr::cust_with_exprs("? REGEXP ?", [col, Expr::val(like_to_regex(pattern))]),
-        _ => Expr::expr(Func::lower(col)).like(LikeExpr::new(pattern.to_lowercase())),
+        // Each character lowered alone, as SQL's LOWER does (`str::to_lowercase` would make a
+        // final `Σ` a `ς`).
+        _ => Expr::expr(Func::lower(col))
+            .like(LikeExpr::new(pattern.chars().flat_map(char::to_lowercase).collect::<String>())),
     }
 }
 
-/// Translates a LIKE pattern into an anchored, case-insensitive regular expression.
+/// Translates a LIKE pattern into an anchored regular expression that matches as `ILIKE`
+/// does: letters spelled out as the letters with the same lower case.
 pub fn like_to_regex(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 8);
-    out.push_str("(?is)^");
-    let mut chars = pattern.chars();
-    let mut buf = [0u8; 4];
-    while let Some(c) = chars.next() {
-        match c {
-            '%' => out.push_str(".*"),
-            '_' => out.push('.'),
-            '\\' => out.push_str(&regex_syntax::escape(chars.next().unwrap_or('\\').encode_utf8(&mut buf))),
-            other => out.push_str(&regex_syntax::escape(other.encode_utf8(&mut buf))),
-        }
-    }
-    out.push('$');
-    out
+    format!("(?s-i){}", like_regex(pattern, Fold::Lower))
 }
 
 /// Translates a LIKE pattern (`%`, `_`, `\` escapes) into the equivalent GLOB pattern.
@@ -297,11 +288,13 @@ mod tests {
     #[test]
     fn ilike_and_regexp() {
         let [sqlite, pg, _] = sql(json!({"where": {"name": {"ilike": "%ALPHA%"}}}));
-        assert!(sqlite.contains(r#""product"."name" REGEXP '(?is)^.*ALPHA.*$'"#), "{sqlite}");
+        assert!(sqlite.contains(r#""product"."name" REGEXP '(?s-i)^.*[Aa][Ll][Pp][Hh][Aa].*$'"#), "{sqlite}");
         assert!(pg.contains(r#""product"."name" ILIKE '%ALPHA%'"#), "{pg}");
-        let [sqlite, pg, _] = sql(json!({"where": {"name": {"regexp": "/^a/i"}}}));
-        assert!(sqlite.contains(r#""product"."name" REGEXP '(?is)^a'"#), "{sqlite}");
-        assert!(pg.contains(r#""product"."name" ~* '^a'"#), "{pg}");
+        // A case-insensitive regexp is matched case-sensitively, its letters spelled out.
+        let [sqlite, pg, mysql] = sql(json!({"where": {"name": {"regexp": "/^a/i"}}}));
+        assert!(sqlite.contains(r#""product"."name" REGEXP '(?s-i)^[aA]'"#), "{sqlite}");
+        assert!(pg.contains(r#""product"."name" ~ '^[aA]'"#), "{pg}");
+        assert!(mysql.contains(r#"`product`.`name` REGEXP '(?s-i)^[aA]'"#), "{mysql}");
     }
 
     #[test]
@@ -373,8 +366,8 @@ mod tests {
 
     #[test]
     fn like_patterns_as_regular_expressions() {
-        assert_eq!(like_to_regex("a.b%c_\\%"), r"(?is)^a\.b.*c.%$");
-        assert_eq!(like_to_regex("%ÉCOLE%"), "(?is)^.*ÉCOLE.*$");
+        assert_eq!(like_to_regex("a.b%c_\\%"), r"(?s-i)^[aA]\.[bB].*[cC].%$");
+        assert_eq!(like_to_regex("%ÉCOLE%"), "(?s-i)^.*[Éé][Cc][Oo][Ll][Ee].*$");
     }
 
     #[test]
