@@ -20,7 +20,12 @@ struct Server {
 
 impl Server {
     fn start(database_url: &str, seed: bool, redis: Option<&str>) -> Server {
+        Self::start_with(database_url, seed, redis, &[])
+    }
+
+    fn start_with(database_url: &str, seed: bool, redis: Option<&str>, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_change-feed-server"));
+        cmd.envs(env.iter().copied());
         cmd.env("DATABASE_URL", database_url).env("PORT", "0").env("SEED", if seed { "1" } else { "0" });
         cmd.env_remove("REDIS_URL");
         if let Some(url) = redis {
@@ -441,4 +446,89 @@ async fn a_revocation_the_broker_refuses_still_ends_the_token_everywhere_on_mari
     })
     .await;
     db.drop().await;
+}
+
+/// The server's resident memory, in KiB.
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A request whose body never finishes (one byte of a hundred), from `127.0.0.1`: what the
+/// server answers, and when it closed the connection.
+async fn half_sent(port: u16) -> (String, Duration) {
+    let started = Instant::now();
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return ("no connection".into(), started.elapsed());
+    };
+    let head = "POST /api/Products HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+    if s.write_all(head.as_bytes()).await.is_err() {
+        return ("write refused".into(), started.elapsed());
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut answer)).await;
+    let status = String::from_utf8_lossy(&answer).split(' ').nth(1).unwrap_or("none").to_owned();
+    match read {
+        Ok(_) => (status, started.elapsed()),
+        Err(_) => (format!("{status}, still open"), started.elapsed()),
+    }
+}
+
+#[actix_web::test]
+async fn slow_clients_hold_nothing_for_long() {
+    // One address may have 50 requests in progress; a body has a second to arrive.
+    let limits = [("BODY_TIMEOUT_MS", "1000"), ("REQUESTS_PER_ADDRESS", "50")];
+    let server = Server::start_with("sqlite::memory:", false, None, &limits);
+    let pid = server.child.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while try_http(server.port, "GET", "/healthz", None, None).await.is_err() {
+        assert!(Instant::now() < deadline, "the server never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..20 {
+        http(server.port, "GET", "/api/Products", None, None).await;
+    }
+    let before = resident_kib(pid);
+
+    // 3,000 clients each send a request's head and one byte of its body, then nothing.
+    let flood: Vec<_> = (0..3_000).map(|_| tokio::spawn(half_sent(server.port))).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile a client from another address is served at once.
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let started = Instant::now();
+    let mut s = other.connect(format!("127.0.0.1:{}", server.port).parse().unwrap()).await.expect("connect");
+    s.write_all(b"GET /api/Products/count HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(started.elapsed() < Duration::from_secs(1), "another client waited {:?}", started.elapsed());
+    let during = resident_kib(pid);
+
+    let mut answers = std::collections::BTreeMap::<String, usize>::new();
+    let mut longest = Duration::ZERO;
+    for f in flood {
+        let (status, took) = f.await.expect("a client");
+        *answers.entry(status).or_default() += 1;
+        longest = longest.max(took);
+    }
+    // Over its share: 429 at once; within it: 408 once the body is late. Every connection
+    // was closed by the server.
+    assert_eq!(answers.keys().cloned().collect::<Vec<_>>(), ["408", "429"], "{answers:?}");
+    assert!(answers["408"] <= 50, "{answers:?}");
+    assert!(longest < Duration::from_secs(5), "a half-sent request was held {longest:?}");
+
+    // The memory the connections used goes back.
+    let mut after = resident_kib(pid);
+    let settle = Instant::now();
+    while after > before + 16 * 1024 && settle.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = resident_kib(pid);
+    }
+    eprintln!("resident memory: {before} KiB before, {during} KiB during the flood, {after} KiB after");
+    assert!(after <= before + 16 * 1024, "the server kept {} KiB after the flood", after.saturating_sub(before));
 }

@@ -53,6 +53,7 @@ mod model;
 mod openapi;
 mod repository;
 mod rest;
+mod server;
 mod store;
 mod validation;
 mod value;
@@ -87,9 +88,12 @@ pub use model::{
 pub use repository::Repository;
 #[doc(inline)]
 pub use rest::{
-    AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, ModelRoutes, Operation, RelationOp,
-    RemoteMethod, RestApi, RestApiBuilder, RestState, remote_methods, url_not_found,
+    AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BATCH,
+    DEFAULT_REQUESTS_PER_ADDRESS, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestApiBuilder, RestState,
+    remote_methods, url_not_found,
 };
+#[doc(inline)]
+pub use server::ServerLimits;
 #[doc(inline)]
 pub use store::Store;
 

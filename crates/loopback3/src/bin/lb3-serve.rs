@@ -8,6 +8,10 @@
 //! `/explorer`. What the application does that is not carried over is printed at start-up.
 
 use actix_web::{App, HttpServer, web};
+
+// An allocator that gives freed memory back to the system after a flood of connections.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use persisted_model::RestApi;
 use persisted_model_loopback3::LoopBackApp;
 
@@ -55,14 +59,12 @@ async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
     tracing::info!("serving {dir} on http://{host}:{port}{root} (explorer: http://{host}:{port}/explorer/)");
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .service(api.health())
             .service(api.explorer(&root))
             .service(api.scope(&root))
             .default_service(web::to(persisted_model::url_not_found))
-    })
-    .bind((host.as_str(), port))?
-    .run()
-    .await
+    });
+    persisted_model::ServerLimits::default().apply(server).bind((host.as_str(), port))?.run().await
 }

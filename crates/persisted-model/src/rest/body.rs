@@ -11,10 +11,28 @@ use crate::error::Error;
 use crate::filter::QueryParams;
 
 /// Reads and parses the body; `Value::Null` when there is none or its type is not understood.
-pub async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<Value, Error> {
+/// A body larger than `limit` bytes is a 413 (at once when its `Content-Length` says so), one
+/// not received within `timeout` a 408: a client sending a byte now and then holds a request
+/// no longer than that.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Value, Error> {
     let kind = content_kind(req);
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut bytes = Vec::new();
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let next = match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(next) => next,
+            Err(_) => return Err(too_slow(timeout)),
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| Error::bad_request(format!("Cannot read the request body: {e}")))?;
         if bytes.len() + chunk.len() > limit {
             return Err(too_large());
@@ -36,6 +54,14 @@ pub async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) ->
         }
         BodyKind::Other => Ok(Value::Null),
     }
+}
+
+fn too_slow(timeout: std::time::Duration) -> Error {
+    Error::new(
+        StatusCode::REQUEST_TIMEOUT,
+        format!("The request body was not received within {} ms", timeout.as_millis()),
+    )
+    .with_code("REQUEST_TIMEOUT")
 }
 
 fn too_large() -> Error {

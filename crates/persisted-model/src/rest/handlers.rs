@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
 use super::RestState;
@@ -67,13 +67,32 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         .cloned()
         .ok_or_else(|| Error::Internal("RestState is not registered as app data".into()))?;
     let state: &RestState = &data;
+    // One more request in progress for the client's address, kept as long as the request is
+    // (a change stream's as long as it is open).
+    match state.clients.enter(&req) {
+        Ok(Some(permit)) => {
+            req.extensions_mut().insert(permit);
+        }
+        Ok(None) => {}
+        Err(()) => {
+            return Err(Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests from this address are in progress; retry when one has finished",
+            )
+            .with_code("TOO_MANY_REQUESTS"));
+        }
+    }
     let caller = access::caller(state, &req).await?;
     let model = &target.model;
     let def = model.definition();
     let method = &target.method;
     let store = Store::new(state, state.pool(), model, &method.name, Some(&req));
     let args = Args { params: QueryParams::parse(req.query_string()), state };
-    let body = if target.reads_body { read_body(&req, payload, state.body_limit).await? } else { Value::Null };
+    let body = if target.reads_body {
+        read_body(&req, payload, state.body_limit, state.body_timeout).await?
+    } else {
+        Value::Null
+    };
     if let Value::Array(items) = &body
         && items.len() > state.max_batch
     {

@@ -2,12 +2,14 @@
 
 mod body;
 mod call;
+mod client_limits;
 mod handlers;
 mod relations;
 mod remote_method;
 mod routes;
 
 pub use call::Call;
+pub use client_limits::DEFAULT_REQUESTS_PER_ADDRESS;
 pub use remote_method::{AccessType, CustomHandler, Operation, RelationOp, RemoteMethod, remote_methods};
 pub use routes::{ModelRoutes, url_not_found};
 
@@ -29,6 +31,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 100 * 1024;
 /// The default cap on items in one array body (LoopBack had none).
 pub const DEFAULT_MAX_BATCH: usize = 100;
 
+/// How long a request's body may take to arrive, by default.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every handler shares: the connection, the models, the access policy and the limits.
 #[non_exhaustive]
 pub struct RestState {
@@ -40,6 +45,10 @@ pub struct RestState {
     pub limits: FilterLimits,
     /// Largest accepted request body in bytes (413 above).
     pub body_limit: usize,
+    /// How long a request's body may take to arrive (408 after).
+    pub body_timeout: std::time::Duration,
+    /// Requests in progress per client address.
+    pub(crate) clients: client_limits::ClientLimits,
     /// Most items an array body may hold (a create of many instances); 413 above.
     pub max_batch: usize,
     /// Every model's static ACLs plus the application's, compiled once.
@@ -137,6 +146,9 @@ pub struct RestApiBuilder {
     registry: ModelRegistry,
     limits: FilterLimits,
     body_limit: usize,
+    body_timeout: std::time::Duration,
+    requests_per_address: u32,
+    forwarded_address: bool,
     max_batch: usize,
     create_tables: bool,
     acls: Vec<AclEntry>,
@@ -188,6 +200,9 @@ impl RestApi {
             registry: ModelRegistry::default(),
             limits: FilterLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            requests_per_address: DEFAULT_REQUESTS_PER_ADDRESS,
+            forwarded_address: false,
             max_batch: DEFAULT_MAX_BATCH,
             create_tables: true,
             acls: Vec::new(),
@@ -468,6 +483,49 @@ impl RestApiBuilder {
     /// ```
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// How long a request's body may take to arrive (default [`DEFAULT_BODY_TIMEOUT`]); a body
+    /// still incomplete then is answered 408 `REQUEST_TIMEOUT` and the connection closed, so a
+    /// client sending a byte now and then holds nothing for long.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).body_timeout(std::time::Duration::from_secs(30)).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
+    pub fn body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// How many requests one client address may have in progress at once (default
+    /// [`DEFAULT_REQUESTS_PER_ADDRESS`]; a change stream counts while it is open). One more is
+    /// answered 429 `TOO_MANY_REQUESTS` with `Retry-After`, and its connection closed.
+    ///
+    /// ```no_run
+    /// # #[actix_web::main]
+    /// # async fn main() -> persisted_model::Result<()> {
+    /// # let db = persisted_model::connect("sqlite::memory:").await?;
+    /// let api = persisted_model::RestApi::builder(db).requests_per_address(256).build().await?;
+    /// # let _ = api;
+    /// # Ok(()) }
+    /// ```
+    pub fn requests_per_address(mut self, n: u32) -> Self {
+        self.requests_per_address = n;
+        self
+    }
+
+    /// Whether the client's address is the one a proxy in front of the server names
+    /// (`Forwarded`, `X-Forwarded-For`) rather than the connection's peer (default: the peer).
+    /// Turn it on only behind a proxy that sets the header: otherwise clients choose their
+    /// address. The per-address limits (requests in progress, login attempts) count by it.
+    pub fn trust_forwarded_address(mut self, yes: bool) -> Self {
+        self.forwarded_address = yes;
         self
     }
 
@@ -868,6 +926,8 @@ impl RestApiBuilder {
                 registry: Arc::new(self.registry),
                 limits: self.limits,
                 body_limit: self.body_limit,
+                body_timeout: self.body_timeout,
+                clients: client_limits::ClientLimits::new(self.requests_per_address, self.forwarded_address),
                 max_batch: self.max_batch,
                 policy,
                 authenticator: self.authenticator,

@@ -101,7 +101,7 @@ impl ModelRoutes {
             for (verb, target) in routes {
                 resource = resource.route(web::method(verb).to(move |req: HttpRequest, payload: Payload| {
                     let target = Arc::clone(&target);
-                    async move { dispatch(req, payload, &target).await }
+                    async move { answer(dispatch(req, payload, &target).await) }
                 }));
             }
             // A known path with another verb: LoopBack's 404, not actix's 405. The resource
@@ -116,6 +116,29 @@ impl ModelRoutes {
             let name = Arc::clone(&name);
             async move { no_method_of(&name, &req, &unprocessed(&req)) }
         }))
+    }
+}
+
+/// The response, or the error's; the connection closes after an error that left the body
+/// unread (too slow, too large, or a client over its share), so that the rest of it is
+/// never read as a request of its own.
+fn answer(result: crate::Result<HttpResponse>) -> HttpResponse {
+    match result {
+        Ok(res) => res,
+        Err(e) => {
+            let mut res = actix_web::ResponseError::error_response(&e);
+            let status = res.status();
+            if matches!(status.as_u16(), 408 | 413 | 429) {
+                res.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                res.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from_static("1"),
+                );
+            }
+            res
+        }
     }
 }
 
