@@ -7,7 +7,7 @@ use base64::Engine;
 use persisted_model::filter::{Filter, Where};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, on_each_backend_with_auth, q};
+use crate::support::{Settings, TestApp, on_each_backend_with, on_each_backend_with_auth, q};
 
 async fn stored_tokens(t: &TestApp) -> Vec<serde_json::Map<String, Value>> {
     let state = t.api.state();
@@ -299,7 +299,9 @@ async fn reset_tokens_of(t: &TestApp, user: i64, expected: usize) -> Vec<serde_j
 
 #[actix_web::test]
 async fn reset_requests_keep_few_tokens() {
-    on_each_backend_with_auth(|t| async move {
+    // Without the throttle (which allows 3 requests in 15 minutes), to see the bound itself.
+    let settings = Settings { auth: true, no_throttle: true, ..Settings::default() };
+    on_each_backend_with(settings, |t| async move {
         for _ in 0..10 {
             let res = t.post("/api/Users/reset", json!({"email": "alice@example.com"})).await;
             assert_eq!(res.status, StatusCode::NO_CONTENT);
@@ -359,7 +361,7 @@ async fn applications_can_bring_their_own_user_and_token_models() {
             .build()
             .await
             .unwrap();
-        let t = TestApp { api, backend: backend.name, temp_file: None };
+        let t = TestApp { api, backend: backend.name, temp_file: None, prefix: None };
         let email = format!("n{}@example.com", std::process::id());
         let res = t.post("/api/Users", json!({"email": email, "password": "pw", "nickname": "Nick"})).await;
         assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
@@ -439,4 +441,120 @@ async fn cached_tokens_are_revoked_at_once() {
         assert_eq!(res.code(), Some("INVALID_TOKEN"), "[{}]", t.backend);
     })
     .await;
+}
+
+/// A login from `address`, with `password`: its status, and `Retry-After`.
+async fn login_from(t: &TestApp, address: &str, email: &str, password: &str) -> (StatusCode, Option<String>, Value) {
+    let req = TestRequest::post()
+        .uri("/api/Users/login")
+        .peer_addr(format!("{address}:40000").parse().unwrap())
+        .set_json(json!({"email": email, "password": password}));
+    let res = t.send_request(req).await;
+    (res.status, res.retry_after, res.body)
+}
+
+#[actix_web::test]
+async fn guessing_passwords_is_held_back_per_account_and_per_address() {
+    on_each_backend_with_auth(|t| async move {
+        let b = t.backend;
+        // Five wrong passwords are answered as such; the sixth is checked too, and makes the
+        // account wait: even the right password is refused until then.
+        for i in 0..6 {
+            let (status, _, body) = login_from(&t, "10.0.0.1", "alice@example.com", "guess").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "[{b}] guess {i}: {body}");
+        }
+        let (status, retry, body) = login_from(&t, "10.0.0.2", "alice@example.com", "alicepass").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "[{b}] {body}");
+        assert_eq!(body["error"]["code"], "TOO_MANY_ATTEMPTS", "[{b}] {body}");
+        assert_eq!(retry.as_deref(), Some("1"), "[{b}]");
+        // Once the wait is over, the right password gets in, and the count starts over.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let (status, _, body) = login_from(&t, "10.0.0.2", "alice@example.com", "alicepass").await;
+        assert_eq!(status, StatusCode::OK, "[{b}] {body}");
+        let (status, _, _) = login_from(&t, "10.0.0.2", "alice@example.com", "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "[{b}] a fresh count");
+
+        // Guessing in parallel uses the allowance up at once.
+        let guesses = (0..16).map(|_| login_from(&t, "10.0.0.3", "admin@example.com", "guess"));
+        let statuses: Vec<StatusCode> =
+            futures_util::future::join_all(guesses).await.into_iter().map(|r| r.0).collect();
+        let held = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert!(held >= 10, "[{b}] {statuses:?}");
+
+        // One address guessing across accounts (unknown ones too) is held back as well.
+        let mut last = StatusCode::OK;
+        for i in 0..22 {
+            last = login_from(&t, "10.0.0.4", &format!("nobody{i}@example.com"), "guess").await.0;
+        }
+        assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "[{b}] 22 failures from one address");
+        // Others are not.
+        let (status, _, body) = login_from(&t, "10.0.0.5", "alice@example.com", "alicepass").await;
+        assert_eq!(status, StatusCode::OK, "[{b}] {body}");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn reset_requests_and_password_checks_are_held_back() {
+    on_each_backend_with_auth(|t| async move {
+        let b = t.backend;
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            statuses.push(t.post("/api/Users/reset", json!({"email": "alice@example.com"})).await.status.as_u16());
+        }
+        assert_eq!(statuses, [204, 204, 204, 429, 429], "[{b}]");
+        // The same for an address no account has: the answers tell nothing.
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(t.post("/api/Users/reset", json!({"email": "nobody@example.com"})).await.status.as_u16());
+        }
+        assert_eq!(statuses, [204, 204, 204, 429], "[{b}]");
+
+        // A stolen token is no way to guess the password either.
+        let token = t.login("alice@example.com", "alicepass").await;
+        let change = |old: &'static str| {
+            let (t, token) = (t.clone(), token.clone());
+            async move {
+                let body = json!({"oldPassword": old, "newPassword": "newpass1"});
+                t.call_as(&token, Method::POST, "/api/Users/change-password", Some(body)).await.status
+            }
+        };
+        for _ in 0..6 {
+            assert_eq!(change("guess").await, StatusCode::BAD_REQUEST, "[{b}]");
+        }
+        assert_eq!(change("alicepass").await, StatusCode::TOO_MANY_REQUESTS, "[{b}]");
+    })
+    .await;
+}
+
+/// Two server processes on one database share the counts.
+#[actix_web::test]
+async fn every_process_sees_the_same_counts() {
+    for (name, var) in [("postgres", "TEST_POSTGRES_URL"), ("mysql", "TEST_MYSQL_URL")] {
+        let Ok(url) = std::env::var(var) else {
+            eprintln!("note: the shared-throttle test on {name} is skipped ({var} not set)");
+            continue;
+        };
+        let prefix = format!("thr{}_", std::process::id());
+        let app = async || {
+            let db = persisted_model::connect(&url).await.expect("connect");
+            persisted_model_access_token::AccessTokens::new()
+                .table_prefix(&prefix)
+                .register(persisted_model::RestApi::builder(db).without_change_broker())
+                .build()
+                .await
+                .expect("build")
+        };
+        let (a, b) = (app().await, app().await);
+        persisted_model_access_token::create_user(&a, "carol@example.com", "carolpass").await.expect("seed");
+        let (a, b) = (TestApp::of(a, name), TestApp::of(b, name));
+        for i in 0..6 {
+            let on = if i % 2 == 0 { &a } else { &b };
+            let (status, _, _) = login_from(on, "10.1.0.1", "carol@example.com", "guess").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "[{name}] guess {i}");
+        }
+        let (status, _, _) = login_from(&a, "10.1.0.2", "carol@example.com", "carolpass").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "[{name}] six failures across two processes");
+        a.drop_tables().await;
+    }
 }

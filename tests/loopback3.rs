@@ -93,7 +93,7 @@ async fn takes_over(backend: &str, url: &str, dump: &str, answers: &str) {
     let lb3 = LoopBackApp::load(fixtures().join("app")).unwrap().access_tokens(|t| t.token_path("accessTokens"));
     let db: DatabaseConnection = persisted_model::connect(&url).await.unwrap();
     let api = lb3.register(RestApi::builder(db)).unwrap().build().await.unwrap();
-    let s = TestApp { api, backend: "loopback3", temp_file: None };
+    let s = TestApp { api, backend: "loopback3", temp_file: None, prefix: None };
 
     // Reads answer what LoopBack answered.
     let products = format!("/api/Products?filter={}", q(json!({"include": "category", "order": "id ASC"})));
@@ -332,7 +332,7 @@ async fn a_model_based_on_user_is_the_user_model() {
         db.execute_unprepared(table).await.unwrap();
     }
     let api = app.register(RestApi::builder(db)).unwrap().build().await.unwrap();
-    let t = TestApp { api, backend: "sqlite", temp_file: None };
+    let t = TestApp { api, backend: "sqlite", temp_file: None, prefix: None };
     let ann = call(
         &t,
         Method::POST,

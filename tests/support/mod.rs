@@ -67,6 +67,8 @@ pub struct Settings {
     pub raw_tokens: bool,
     /// The longest a statement may run (default: the framework's).
     pub statement_timeout: Option<std::time::Duration>,
+    /// No throttling of logins and resets (with `auth`).
+    pub no_throttle: bool,
 }
 
 /// Runs `check` once per backend with a fresh app built with `settings`.
@@ -103,6 +105,8 @@ pub struct TestApp {
     pub backend: &'static str,
     /// A SQLite file made for this app, removed with its tables.
     pub temp_file: Option<std::path::PathBuf>,
+    /// The prefix of the access-token tables (with `auth`).
+    pub prefix: Option<String>,
 }
 
 /// A response, its body parsed as JSON when it is JSON.
@@ -128,6 +132,12 @@ impl Resp {
 }
 
 impl TestApp {
+    /// An app built elsewhere, on `backend`, with access-token's tables under `prefix`.
+    pub fn of(api: RestApi, backend: &'static str) -> Self {
+        let prefix = api.state().registry.get("User").map(|u| u.definition().table.trim_end_matches("user").to_owned());
+        Self { api, backend, temp_file: None, prefix }
+    }
+
     pub async fn new(backend: &Backend) -> Self {
         Self::build(backend, false).await
     }
@@ -189,7 +199,11 @@ impl TestApp {
             builder = builder.handle(handle::<person::Model>(&suffix).map_definition(|d| d.settings.public = false));
         }
         if auth {
-            builder = AccessTokens::new()
+            let mut tokens = AccessTokens::new();
+            if settings.no_throttle {
+                tokens = tokens.throttle(None);
+            }
+            builder = tokens
                 .store_raw_tokens(settings.raw_tokens)
                 .token_path("accessTokens")
                 .table_prefix(&format!("{suffix}_"))
@@ -207,7 +221,7 @@ impl TestApp {
             create_user(&api, "alice@example.com", "alicepass").await.expect("seed alice");
             add_user_to_role(&api, &admin, "admin").await.expect("seed admin role");
         }
-        Self { api, backend: backend.name, temp_file }
+        Self { api, backend: backend.name, temp_file, prefix: auth.then(|| format!("{suffix}_")) }
     }
 
     /// Logs in and returns the token.
@@ -242,8 +256,8 @@ impl TestApp {
         if self.backend == "sqlite" {
             return;
         }
-        for model in state.registry.iter() {
-            let table = &model.definition().table;
+        let throttle = self.prefix.as_ref().map(|p| format!("{p}persisted_model_throttle"));
+        for table in state.registry.iter().map(|m| m.definition().table.clone()).chain(throttle) {
             let quoted = if self.backend == "mysql" { format!("`{table}`") } else { format!("\"{table}\"") };
             state.db.execute_unprepared(&format!("DROP TABLE IF EXISTS {quoted}")).await.expect("drop test table");
         }

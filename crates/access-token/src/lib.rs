@@ -31,6 +31,7 @@ mod password;
 mod role_cache;
 mod role_source;
 mod seed;
+mod throttle;
 mod token;
 
 pub use authenticator::{CurrentToken, TokenAuthenticator};
@@ -42,6 +43,7 @@ pub use models::acl::AclTable;
 pub use models::{access_token, acl, role, role_mapping, user};
 pub use role_source::RoleMappingRoles;
 pub use seed::{add_user_to_role, create_user};
+pub use throttle::Throttle;
 pub use token::{fingerprint, generate as generate_token};
 
 use persisted_model::filter::{Op, Where};
@@ -70,6 +72,7 @@ pub struct AccessTokens {
     token_model: Option<ModelHandle>,
     no_token_cache: bool,
     loopback3_layout: bool,
+    throttle: Option<Option<Throttle>>,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -185,6 +188,17 @@ impl AccessTokens {
         self
     }
 
+    /// How credential guessing is held back (default [`Throttle::default`]: 5 failed logins
+    /// per account and 20 per client address in 15 minutes, then waits from 1 s doubling to 15
+    /// minutes; 3 reset requests per email address and 10 per client address in 15 minutes),
+    /// answered 429 `TOO_MANY_ATTEMPTS` with `Retry-After`. `None` turns it off (LoopBack 3 had
+    /// none). The counts are kept in the database's `persisted_model_throttle` table, so every
+    /// server process sees the same.
+    pub fn throttle(mut self, throttle: Option<Throttle>) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
     /// Also read ACL entries from an `ACL` table at each decision (one query per check).
     pub fn acl_table(mut self, yes: bool) -> Self {
         self.acl_table = yes;
@@ -216,7 +230,13 @@ impl AccessTokens {
                     d.acls = user::default_acls_for(&d.name);
                 }
             })
-            .with_methods(methods::user_methods(self.reset_ttl.unwrap_or(900), self.notifier.clone()));
+            .with_methods(methods::user_methods(
+                self.reset_ttl.unwrap_or(900),
+                self.notifier.clone(),
+                self.throttle.clone().unwrap_or_else(|| Some(Throttle::default())).map(|t| {
+                    std::sync::Arc::new(throttle::Attempts::new(t, format!("{prefix}persisted_model_throttle")))
+                }),
+            ));
         let token_path = self.token_path.clone();
         // The hooks and the authenticator share the token cache and the settings.
         let cache = std::sync::Arc::<cache::TokenCache>::default();

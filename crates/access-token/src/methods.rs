@@ -13,6 +13,21 @@ use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFo
 use crate::authenticator::CurrentToken;
 use crate::error::{Credential, Error};
 use crate::password;
+use crate::throttle::{Attempts, Key, Kind};
+
+/// The throttle of credential guessing, when the application keeps it on.
+pub(crate) type Guard = Option<Arc<Attempts>>;
+
+/// The keys an attempt is counted under: the account (an email address or user name, compared
+/// as LoopBack compares them when it looks the user up, case folded for counting), and the
+/// client's address when known.
+fn keys(call: &Call, account: Kind, who: &str, address: Kind) -> Vec<Key> {
+    let mut keys = vec![Key::new(account, &who.trim().to_lowercase())];
+    if let Some(ip) = call.state.client_address(&call.request) {
+        keys.push(Key::new(address, &ip.to_string()));
+    }
+    keys
+}
 
 /// Called with the user's email and a short-lived token scoped to `reset-password`, for the
 /// application to send (LoopBack's `resetPasswordRequest` event).
@@ -55,41 +70,45 @@ fn strings(properties: &[&str], required: &[&str]) -> ObjectBuilder {
 }
 
 /// The remote methods User gets in addition to the PersistedModel ones.
-pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> Vec<RemoteMethod> {
+pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guard: Guard) -> Vec<RemoteMethod> {
+    let (login_guard, change_guard, reset_guard) = (guard.clone(), guard.clone(), guard);
     vec![
-        RemoteMethod::custom("login", Method::POST, "/login", AccessType::Execute, CustomHandler::new(true, login))
-            .describe("Log in with email or username and password; returns an access token.")
-            .body_schema(
-                strings(&["email", "username", "realm", "password"], &["password"])
-                    .property("ttl", of(Type::Integer).description(Some("Token lifetime in seconds"))),
-            )
-            .response_schema(
-                of(Type::Object)
-                    .property(
-                        "id",
-                        of(Type::String).description(Some("The access token: use it as the Authorization header")),
-                    )
-                    .property("ttl", of(Type::Integer))
-                    .property(
-                        "created",
-                        of(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-                    )
-                    .property(
-                        "userId",
-                        ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Integer, Type::String])),
-                    )
-                    .property(
-                        "scopes",
-                        ArrayBuilder::new()
-                            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
-                            .items(RefOr::from(of(Type::String))),
-                    )
-                    .property("user", of(Type::Object).description(Some("With ?include=user")))
-                    .required("id")
-                    .required("ttl")
-                    .required("created")
-                    .required("userId"),
-            ),
+        RemoteMethod::custom(
+            "login",
+            Method::POST,
+            "/login",
+            AccessType::Execute,
+            CustomHandler::new(true, move |call| login(call, login_guard.clone())),
+        )
+        .describe("Log in with email or username and password; returns an access token.")
+        .body_schema(
+            strings(&["email", "username", "realm", "password"], &["password"])
+                .property("ttl", of(Type::Integer).description(Some("Token lifetime in seconds"))),
+        )
+        .response_schema(
+            of(Type::Object)
+                .property(
+                    "id",
+                    of(Type::String).description(Some("The access token: use it as the Authorization header")),
+                )
+                .property("ttl", of(Type::Integer))
+                .property("created", of(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+                .property(
+                    "userId",
+                    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Integer, Type::String])),
+                )
+                .property(
+                    "scopes",
+                    ArrayBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+                        .items(RefOr::from(of(Type::String))),
+                )
+                .property("user", of(Type::Object).description(Some("With ?include=user")))
+                .required("id")
+                .required("ttl")
+                .required("created")
+                .required("userId"),
+        ),
         RemoteMethod::custom("logout", Method::POST, "/logout", AccessType::Execute, CustomHandler::new(false, logout))
             .route(Method::GET, "/logout")
             .describe("Log out: the access token of the request is deleted."),
@@ -98,7 +117,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
             Method::POST,
             "/change-password",
             AccessType::Execute,
-            CustomHandler::new(true, change_password),
+            CustomHandler::new(true, move |call| change_password(call, change_guard.clone())),
         )
         .describe("Change the caller's password, given the current one.")
         .body_schema(strings(&["oldPassword", "newPassword"], &["oldPassword", "newPassword"])),
@@ -107,7 +126,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>) -> V
             Method::POST,
             "/reset",
             AccessType::Execute,
-            CustomHandler::new(true, move |call| reset(call, reset_ttl, notifier.clone())),
+            CustomHandler::new(true, move |call| reset(call, reset_ttl, notifier.clone(), reset_guard.clone())),
         )
         .describe("Request a password reset token for an email address.")
         .body_schema(strings(&["email"], &["email"])),
@@ -133,7 +152,7 @@ fn credential(body: &serde_json::Map<String, Value>, which: Credential) -> Resul
     }
 }
 
-async fn login(call: Call) -> Result<HttpResponse, PmError> {
+async fn login(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
     let body = match &call.body {
         Value::Object(map) => map.clone(),
         Value::Null => serde_json::Map::new(),
@@ -152,12 +171,20 @@ async fn login(call: Call) -> Result<HttpResponse, PmError> {
         _ => None,
     };
     let users = call.store();
+    // Counted before the password is checked: parallel guesses use the allowance up at once.
+    let counted = keys(&call, Kind::Account, &value, Kind::Address);
+    if let Some(guard) = &guard {
+        guard.attempt(&users, &counted).await?;
+    }
     let filter = Filter { where_: Some(Where::eq(key, Value::String(value))), limit: Some(1), ..Filter::default() };
     let user = users.find_raw(filter).await?.pop();
     let stored_hash = user.as_ref().and_then(|u| u.get("password")).and_then(Value::as_str).map(str::to_owned);
     // Always one bcrypt verification, so unknown users take as long as wrong passwords.
     let ok = password::verify(password.unwrap_or_default(), stored_hash).await?;
     let Some(user) = user.filter(|_| ok) else { return Err(Error::LoginFailed.into()) };
+    if let Some(guard) = &guard {
+        guard.succeeded(&users, &counted).await?;
+    }
     let user_id = user.get("id").cloned().unwrap_or(Value::Null);
 
     let tokens_handle = token_model(&call)?;
@@ -212,13 +239,21 @@ async fn caller_user(call: &Call) -> Result<(Value, serde_json::Map<String, Valu
     Ok((token.user_id, user))
 }
 
-async fn change_password(call: Call) -> Result<HttpResponse, PmError> {
+async fn change_password(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
     let old = required_string(&call.body, "oldPassword")?;
     let new = required_string(&call.body, "newPassword")?;
     let (id, user) = caller_user(&call).await?;
+    // A stolen token must not become a way to guess the password.
+    let counted = keys(&call, Kind::Account, &format!("user:{}", persisted_model::id_text(&id)), Kind::Address);
+    if let Some(guard) = &guard {
+        guard.attempt(&call.store(), &counted).await?;
+    }
     let hash = user.get("password").and_then(Value::as_str).map(str::to_owned);
     if !password::verify(old, hash).await? {
         return Err(Error::InvalidCurrentPassword.into());
+    }
+    if let Some(guard) = &guard {
+        guard.succeeded(&call.store(), &counted).await?;
     }
     call.store().patch_attributes(&id, &json!({ "password": new })).await?;
     Ok(no_content())
@@ -237,7 +272,7 @@ pub const MAX_RESET_TOKENS: usize = 3;
 /// Always 204 at once, whether or not the address is known: the lookup and the token are
 /// made after the answer, so neither the status nor the time taken tells whether an account
 /// exists.
-async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>) -> Result<HttpResponse, PmError> {
+async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>, guard: Guard) -> Result<HttpResponse, PmError> {
     let email = match call.body.get("email") {
         Some(Value::String(e)) if !e.is_empty() => e.clone(),
         Some(Value::String(_)) | None | Some(Value::Null) => {
@@ -245,6 +280,11 @@ async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>) -> Result<
         }
         Some(_) => return Err(Error::InvalidCredential(Credential::Email).into()),
     };
+    // Per address asked for, known or not (the answer tells nothing of the account), and per
+    // client address.
+    if let Some(guard) = &guard {
+        guard.attempt(&call.store(), &keys(&call, Kind::ResetAccount, &email, Kind::ResetAddress)).await?;
+    }
     actix_web::rt::spawn(async move {
         if let Err(e) = issue_reset_token(&call, email, ttl, notifier).await {
             tracing::warn!(target: "persisted_model::access_token", error = %e, "password reset failed");

@@ -50,6 +50,14 @@ pub enum Error {
     /// 413: the body or the batch is too large (`ENTITY_TOO_LARGE`, `BATCH_TOO_LARGE`).
     #[error(transparent)]
     PayloadTooLarge(ClientError),
+    /// 429: too many requests or attempts; the response says in `Retry-After` when to retry.
+    #[error("{error}")]
+    TooManyRequests {
+        /// What the client is told.
+        error: ClientError,
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
     /// Another status an application chose (a 409 from a hook, ...).
     #[error("{error}")]
     Other {
@@ -108,6 +116,7 @@ impl Error {
             | Error::Forbidden(e)
             | Error::NotFound(e)
             | Error::PayloadTooLarge(e)
+            | Error::TooManyRequests { error: e, .. }
             | Error::Other { error: e, .. } => Some(e),
             _ => None,
         }
@@ -120,9 +129,15 @@ impl Error {
             | Error::Forbidden(e)
             | Error::NotFound(e)
             | Error::PayloadTooLarge(e)
+            | Error::TooManyRequests { error: e, .. }
             | Error::Other { error: e, .. } => Some(e),
             _ => None,
         }
+    }
+
+    /// 429 with this message; `Retry-After` says `retry_after` seconds (at least 1).
+    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
+        Error::TooManyRequests { error: ClientError::new(message.into()), retry_after: retry_after.max(1) }
     }
 
     /// 400 with this message.
@@ -172,6 +187,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Other { status, .. } => *status,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Database(_) | Error::Internal(_) | Error::Configuration(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -304,9 +320,14 @@ impl ResponseError for Error {
             tracing::debug!(target: "persisted_model::rejection", status = status.as_u16(), error = %self, "request rejected");
         }
         let mut res = error_response(status, self.to_json());
-        if let Error::Unavailable(_) | Error::Timeout(_) = self {
+        let retry_after = match self {
+            Error::Unavailable(_) | Error::Timeout(_) => Some(1),
+            Error::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             res.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("1"));
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(seconds));
         }
         res
     }

@@ -75,9 +75,9 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         }
         Ok(None) => {}
         Err(()) => {
-            return Err(Error::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            return Err(Error::too_many_requests(
                 "Too many requests from this address are in progress; retry when one has finished",
+                1,
             )
             .with_code("TOO_MANY_REQUESTS"));
         }

@@ -107,6 +107,13 @@ impl RestState {
         Some(crate::Store::new(self, db, self.registry.get(model)?, method, request))
     }
 
+    /// The address of the client that sent `req`: the connection's peer, or the address a
+    /// trusted proxy forwarded ([`RestApiBuilder::trust_forwarded_address`]). Limits per client
+    /// (requests in progress, login attempts) count by it.
+    pub fn client_address(&self, req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        self.clients.address(req)
+    }
+
     /// Whether `caller` may call `method` of `model` (for hooks and custom methods that need a
     /// finer decision than their route's, such as minting a token for another user). `db` is
     /// the connection role lookups use: a hook passes its own (`ctx.db`).
