@@ -239,10 +239,36 @@ async fn users_register_and_own_their_record() {
 #[actix_web::test]
 async fn password_changes_revoke_other_tokens() {
     on_each_backend_with_auth(|t| async move {
+        let b = t.backend;
         let first = t.login("alice@example.com", "alicepass").await;
         let second = t.login("alice@example.com", "alicepass").await;
+        // A token alone changes neither the password nor the email address.
         let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"password": "newpass"}))).await;
-        assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+        assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, Some("PASSWORD_CHANGE_NOT_ALLOWED")), "[{b}]");
+        let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"email": "mallory@example.com"}))).await;
+        assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, Some("EMAIL_CHANGE_NOT_ALLOWED")), "[{b}]");
+        let res = t
+            .call_as(
+                &first,
+                Method::PUT,
+                "/api/Users/2",
+                Some(json!({"email": "mallory@example.com", "password": "x"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "[{b}] {:?}", res.body);
+        // Other properties change as before.
+        let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"username": "alice"}))).await;
+        assert_eq!(res.status, StatusCode::OK, "[{b}] {:?}", res.body);
+
+        let change = |token: String, old: &'static str, new: &'static str| {
+            let t = t.clone();
+            async move {
+                let body = json!({"oldPassword": old, "newPassword": new});
+                t.call_as(&token, Method::POST, "/api/Users/change-password", Some(body)).await
+            }
+        };
+        assert_eq!(change(first.clone(), "wrong", "x2").await.code(), Some("INVALID_PASSWORD"));
+        assert_eq!(change(first.clone(), "alicepass", "newpass").await.status, StatusCode::NO_CONTENT);
         assert_eq!(
             t.call_as(&first, Method::GET, "/api/Users/2", None).await.status,
             StatusCode::OK,
@@ -254,27 +280,65 @@ async fn password_changes_revoke_other_tokens() {
             StatusCode::UNAUTHORIZED
         );
 
+        // The email address changes with the current password, and ends the other sessions.
         let third = t.login("alice@example.com", "newpass").await;
-        let res = t
-            .call_as(
-                &first,
-                Method::POST,
-                "/api/Users/change-password",
-                Some(json!({"oldPassword": "wrong", "newPassword": "x2"})),
-            )
-            .await;
-        assert_eq!(res.code(), Some("INVALID_PASSWORD"));
-        let res = t
-            .call_as(
-                &first,
-                Method::POST,
-                "/api/Users/change-password",
-                Some(json!({"oldPassword": "newpass", "newPassword": "final"})),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::NO_CONTENT);
-        assert_eq!(t.call_as(&third, Method::GET, "/api/Users/2", None).await.status, StatusCode::UNAUTHORIZED);
-        t.login("alice@example.com", "final").await;
+        let email = |old: &'static str| {
+            let (t, first) = (t.clone(), first.clone());
+            async move {
+                let body = json!({"oldPassword": old, "newEmail": "alice@example.org"});
+                t.call_as(&first, Method::POST, "/api/Users/change-email", Some(body)).await
+            }
+        };
+        assert_eq!(email("wrong").await.code(), Some("INVALID_PASSWORD"), "[{b}]");
+        assert_eq!(email("newpass").await.status, StatusCode::NO_CONTENT, "[{b}]");
+        assert_eq!(
+            t.call_as(&third, Method::GET, "/api/Users/2", None).await.status,
+            StatusCode::UNAUTHORIZED,
+            "[{b}]"
+        );
+        assert_eq!(t.call_as(&first, Method::GET, "/api/Users/2", None).await.body["email"], "alice@example.org");
+        t.login("alice@example.org", "newpass").await;
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn loopback_3_rules_let_patch_change_credentials() {
+    let settings = Settings { auth: true, loopback3_user_rules: true, ..Settings::default() };
+    on_each_backend_with(settings, |t| async move {
+        let first = t.login("alice@example.com", "alicepass").await;
+        let second = t.login("alice@example.com", "alicepass").await;
+        let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"password": "newpass"}))).await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+        assert_eq!(t.call_as(&second, Method::GET, "/api/Users/2", None).await.status, StatusCode::UNAUTHORIZED);
+        let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"email": "alice@example.org"}))).await;
+        assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
+        t.login("alice@example.org", "newpass").await;
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_reset_token_sets_the_password_once() {
+    on_each_backend_with_auth(|t| async move {
+        let b = t.backend;
+        let email = format!("alice+{}@example.com", t.backend);
+        let signup = t.post("/api/Users", json!({"email": email, "password": "before1"})).await;
+        assert_eq!(signup.status, StatusCode::OK, "[{b}] {:?}", signup.body);
+        let seen = crate::support::resets_for(&email);
+        assert_eq!(t.post("/api/Users/reset", json!({"email": email})).await.status, StatusCode::NO_CONTENT);
+        let token = crate::support::reset_token_for(&email, seen).await;
+        let set = |password: &'static str| {
+            let (t, token) = (t.clone(), token.clone());
+            async move {
+                t.call_as(&token, Method::POST, "/api/Users/reset-password", Some(json!({"newPassword": password})))
+                    .await
+            }
+        };
+        assert_eq!(set("after1").await.status, StatusCode::NO_CONTENT, "[{b}]");
+        let again = set("after2").await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED, "[{b}] the reset token was used: {:?}", again.body);
+        t.login(&email, "after1").await;
     })
     .await;
 }

@@ -8,7 +8,7 @@ use persisted_model::{Error, Rule};
 use persisted_model_access_token::{access_token, user};
 use serde_json::json;
 
-use crate::support::models::{memo, product};
+use crate::support::models::{category, memo, product};
 use crate::support::{on_each_backend, on_each_backend_with_auth};
 
 #[actix_web::test]
@@ -79,6 +79,41 @@ async fn as_the_system_or_as_a_caller() {
         assert_eq!(own.user_id, Some(2), "a caller mints for herself");
         // A model that is not registered is an error, not a panic.
         assert!(t.api.repository::<crate::support::models::person::Model>().is_err());
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_callers_includes_are_authorized_as_the_routes_are() {
+    on_each_backend_with_auth(|t| async move {
+        let categories = t.api.repository::<category::Model>().unwrap();
+        categories.create(&json!({"name": "Tools"})).await.unwrap();
+        let with_secrets = || {
+            persisted_model::filter::parse_filter(
+                &json!({"include": "secrets"}),
+                t.api.state().registry.get("Category").unwrap().definition(),
+                &*t.api.state().registry,
+                &persisted_model::filter::FilterLimits::default(),
+                persisted_model::filter::FilterUse::Full,
+            )
+            .unwrap()
+        };
+        // Anonymous callers may not read secrets: neither through the route nor here.
+        let route =
+            t.get(&format!("/api/Categories?filter={}", crate::support::q(json!({"include": "secrets"})))).await;
+        assert_eq!(route.status, StatusCode::UNAUTHORIZED, "[{}]", t.backend);
+        let anonymous = categories.clone().as_caller(Caller::anonymous());
+        assert_eq!(
+            anonymous.find(with_secrets()).await.unwrap_err().status(),
+            StatusCode::UNAUTHORIZED,
+            "[{}]",
+            t.backend
+        );
+        assert_eq!(anonymous.find_one(with_secrets()).await.unwrap_err().status(), StatusCode::UNAUTHORIZED);
+        // An authenticated caller may, and the system may.
+        let alice = categories.clone().as_caller(Caller::user("2", "User"));
+        assert_eq!(alice.find(with_secrets()).await.unwrap().len(), 1, "[{}]", t.backend);
+        assert_eq!(categories.find(with_secrets()).await.unwrap().len(), 1);
     })
     .await;
 }

@@ -145,6 +145,46 @@ async fn discount(call: persisted_model::Call, args: Discount) -> Result<Priced,
     Ok(Priced { id: id.as_i64().unwrap_or_default(), price })
 }
 
+/// What a method returns when it copies a stored row, hidden `secret` included.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Stored {
+    id: i64,
+    secret: Option<String>,
+    copies: Vec<Copy>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Copy {
+    secret: Option<String>,
+    name: String,
+}
+
+async fn stored(call: persisted_model::Call, _: serde_json::Value) -> Result<Stored, persisted_model::Error> {
+    let id = call.path_id().and_then(|v| v.as_i64()).unwrap_or_default();
+    let secret = Some("s3cret".to_owned());
+    Ok(Stored { id, secret: secret.clone(), copies: vec![Copy { secret, name: "copy".into() }] })
+}
+
+#[actix_web::test]
+async fn typed_remote_methods_never_show_hidden_properties_unless_asked() {
+    use actix_web::http::Method;
+    use actix_web::{App, test};
+    use persisted_model::{AccessType, RemoteMethod, RestApi};
+
+    let db = persisted_model::connect("sqlite::memory:").await.unwrap();
+    let products = ModelHandle::of::<product::Model>()
+        .map_definition(|d| d.relations.clear())
+        .with_method(RemoteMethod::typed("stored", Method::POST, "/{id}/stored", AccessType::Read, stored))
+        .with_method(RemoteMethod::typed("shown", Method::POST, "/{id}/shown", AccessType::Read, stored).show_hidden());
+    let api = RestApi::builder(db).handle(products).build().await.unwrap();
+    let app = test::init_service(App::new().service(api.scope("/api"))).await;
+    let call = |uri: &str| test::TestRequest::post().uri(uri).set_json(json!({})).to_request();
+    let body: serde_json::Value = test::call_and_read_body_json(&app, call("/api/Products/1/stored")).await;
+    assert_eq!(body, json!({"id": 1, "copies": [{"name": "copy"}]}), "the product's hidden `secret`, at any depth");
+    let body: serde_json::Value = test::call_and_read_body_json(&app, call("/api/Products/1/shown")).await;
+    assert_eq!(body["secret"], "s3cret", "a method that asks shows it");
+}
+
 #[actix_web::test]
 async fn typed_remote_methods() {
     use actix_web::http::Method;

@@ -69,6 +69,31 @@ pub struct Settings {
     pub statement_timeout: Option<std::time::Duration>,
     /// No throttling of logins and resets (with `auth`).
     pub no_throttle: bool,
+    /// LoopBack 3's rules for credential changes (with `auth`): PATCH may change a password
+    /// or an email address.
+    pub loopback3_user_rules: bool,
+}
+
+/// The password reset tokens the apps handed out, by email address, newest last.
+pub static RESETS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The newest reset token handed out for `email`, waiting for it for at most 2 s (it is made
+/// after the request is answered).
+pub async fn reset_token_for(email: &str, after: usize) -> String {
+    for _ in 0..200 {
+        let found: Vec<String> =
+            RESETS.lock().unwrap().iter().filter(|(e, _)| e == email).map(|(_, t)| t.clone()).collect();
+        if found.len() > after {
+            return found.last().unwrap().clone();
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no reset token for {email}");
+}
+
+/// How many reset tokens were handed out for `email` so far.
+pub fn resets_for(email: &str) -> usize {
+    RESETS.lock().unwrap().iter().filter(|(e, _)| e == email).count()
 }
 
 /// Runs `check` once per backend with a fresh app built with `settings`.
@@ -203,6 +228,11 @@ impl TestApp {
             if settings.no_throttle {
                 tokens = tokens.throttle(None);
             }
+            if settings.loopback3_user_rules {
+                tokens = tokens.user_rules(persisted_model_access_token::user::UserHooks::loopback3());
+            }
+            tokens =
+                tokens.on_reset_request(|r| RESETS.lock().unwrap().push((r.email.clone(), r.access_token.clone())));
             builder = tokens
                 .store_raw_tokens(settings.raw_tokens)
                 .token_path("accessTokens")

@@ -73,6 +73,7 @@ pub struct AccessTokens {
     no_token_cache: bool,
     loopback3_layout: bool,
     throttle: Option<Option<Throttle>>,
+    user_hooks: Option<user::UserHooks>,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -127,7 +128,22 @@ impl AccessTokens {
     /// # let _ = api; Ok(()) }
     /// ```
     pub fn loopback3() -> Self {
-        Self { store_raw_tokens: true, loopback3_layout: true, ..Self::default() }
+        Self {
+            store_raw_tokens: true,
+            loopback3_layout: true,
+            user_hooks: Some(user::UserHooks::loopback3()),
+            ..Self::default()
+        }
+    }
+
+    /// The rules for credential changes and emails ([`user::UserHooks`]): by default a
+    /// password changes only through change-password or reset-password, and users change their
+    /// own email address only through change-email with the current password;
+    /// [`UserHooks::loopback3`](user::UserHooks::loopback3) (which [`loopback3`](Self::loopback3)
+    /// uses) allows both by PATCH and PUT, as LoopBack 3 did.
+    pub fn user_rules(mut self, hooks: user::UserHooks) -> Self {
+        self.user_hooks = Some(hooks);
+        self
     }
 
     /// Lifetime of password reset tokens (default 900 s).
@@ -216,7 +232,7 @@ impl AccessTokens {
             .user_model
             .clone()
             .unwrap_or_else(ModelHandle::of::<user::Model>)
-            .with_hooks(user::UserHooks)
+            .with_hooks(self.user_hooks.unwrap_or_default())
             .map_definition(|d| {
                 if !custom_user {
                     table(d);

@@ -12,6 +12,7 @@ use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFo
 
 use crate::authenticator::CurrentToken;
 use crate::error::{Credential, Error};
+use crate::models::user::CredentialsChecked;
 use crate::password;
 use crate::throttle::{Attempts, Key, Kind};
 
@@ -71,7 +72,7 @@ fn strings(properties: &[&str], required: &[&str]) -> ObjectBuilder {
 
 /// The remote methods User gets in addition to the PersistedModel ones.
 pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guard: Guard) -> Vec<RemoteMethod> {
-    let (login_guard, change_guard, reset_guard) = (guard.clone(), guard.clone(), guard);
+    let (login_guard, change_guard, email_guard, reset_guard) = (guard.clone(), guard.clone(), guard.clone(), guard);
     vec![
         RemoteMethod::custom(
             "login",
@@ -121,6 +122,15 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guar
         )
         .describe("Change the caller's password, given the current one.")
         .body_schema(strings(&["oldPassword", "newPassword"], &["oldPassword", "newPassword"])),
+        RemoteMethod::custom(
+            "changeEmail",
+            Method::POST,
+            "/change-email",
+            AccessType::Execute,
+            CustomHandler::new(true, move |call| change_email(call, email_guard.clone())),
+        )
+        .describe("Change the caller's email address, given the current password; the caller's other tokens end.")
+        .body_schema(strings(&["oldPassword", "newEmail"], &["oldPassword", "newEmail"])),
         RemoteMethod::custom(
             "resetPassword",
             Method::POST,
@@ -239,30 +249,65 @@ async fn caller_user(call: &Call) -> Result<(Value, serde_json::Map<String, Valu
     Ok((token.user_id, user))
 }
 
-async fn change_password(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
+/// Checks the caller's current password (`oldPassword`; throttled: a stolen token must not
+/// become a way to guess it), then changes `changes` with the request marked as checked.
+async fn with_current_password(call: &Call, guard: &Guard, changes: Value) -> Result<(), PmError> {
     let old = required_string(&call.body, "oldPassword")?;
-    let new = required_string(&call.body, "newPassword")?;
-    let (id, user) = caller_user(&call).await?;
-    // A stolen token must not become a way to guess the password.
-    let counted = keys(&call, Kind::Account, &format!("user:{}", persisted_model::id_text(&id)), Kind::Address);
-    if let Some(guard) = &guard {
+    let (id, user) = caller_user(call).await?;
+    let counted = keys(call, Kind::Account, &format!("user:{}", persisted_model::id_text(&id)), Kind::Address);
+    if let Some(guard) = guard {
         guard.attempt(&call.store(), &counted).await?;
     }
     let hash = user.get("password").and_then(Value::as_str).map(str::to_owned);
     if !password::verify(old, hash).await? {
         return Err(Error::InvalidCurrentPassword.into());
     }
-    if let Some(guard) = &guard {
+    if let Some(guard) = guard {
         guard.succeeded(&call.store(), &counted).await?;
     }
-    call.store().patch_attributes(&id, &json!({ "password": new })).await?;
+    call.request.extensions_mut().insert(CredentialsChecked);
+    call.store().patch_attributes(&id, &changes).await?;
+    Ok(())
+}
+
+async fn change_password(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
+    // Both are required; the current one is named first when neither is given (LoopBack's order).
+    required_string(&call.body, "oldPassword")?;
+    let new = required_string(&call.body, "newPassword")?;
+    with_current_password(&call, &guard, json!({ "password": new })).await?;
     Ok(no_content())
 }
 
+/// `POST /Users/change-email`: the caller's email address, given the current password (a
+/// stolen token alone cannot move the account to another address). As any email change, it
+/// ends the caller's other sessions.
+async fn change_email(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
+    required_string(&call.body, "oldPassword")?;
+    let email = required_string(&call.body, "newEmail")?;
+    with_current_password(&call, &guard, json!({ "email": email })).await?;
+    Ok(no_content())
+}
+
+/// `POST /Users/reset-password` with a reset token: the password is set and the token is
+/// spent with it (LoopBack 3 left it usable until it expired).
 async fn set_password(call: Call) -> Result<HttpResponse, PmError> {
     let new = required_string(&call.body, "newPassword")?;
     let (id, _) = caller_user(&call).await?;
-    call.store().patch_attributes(&id, &json!({ "password": new })).await?;
+    let token = call.request.extensions().get::<CurrentToken>().map(|t| t.fingerprint.clone());
+    let tokens = token_model(&call)?;
+    call.request.extensions_mut().insert(CredentialsChecked);
+    call.store()
+        .transaction(async |users| {
+            users.patch_attributes(&id, &json!({ "password": new })).await?;
+            if let Some(token) = &token {
+                users
+                    .for_model(tokens, "setPassword")
+                    .delete_where(Where::eq("id", Value::String(token.clone())))
+                    .await?;
+            }
+            Ok(())
+        })
+        .await?;
     Ok(no_content())
 }
 

@@ -97,15 +97,24 @@ impl<M: PersistedModel + DeserializeOwned> Repository<M> {
         Check::on_pool(&self.state, caller).authorize_as(def, method, &aliases, access, id, None).await
     }
 
+    /// Every model the filter's `include` reaches must be readable by the caller, as for the
+    /// route (security rule 11).
+    async fn authorize_includes(&self, filter: &Filter) -> Result<()> {
+        let Some(caller) = &self.caller else { return Ok(()) };
+        crate::access::authorize_includes(&self.state, caller, self.model.definition(), &filter.include).await
+    }
+
     /// The instances matching `filter` (its where, order, paging, fields and include).
     pub async fn find(&self, filter: Filter) -> Result<Vec<M>> {
         self.authorize("find", AccessType::Read, None).await?;
+        self.authorize_includes(&filter).await?;
         self.store("find").find(filter).await?.into_iter().map(typed).collect()
     }
 
     /// The first instance matching `filter`.
     pub async fn find_one(&self, filter: Filter) -> Result<Option<M>> {
         self.authorize("findOne", AccessType::Read, None).await?;
+        self.authorize_includes(&filter).await?;
         self.store("findOne").find_one(filter).await?.map(typed).transpose()
     }
 

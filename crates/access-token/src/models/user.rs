@@ -60,10 +60,59 @@ fn valid_email(email: &str) -> bool {
 
 /// The User hooks: email format, password rules and hashing (in `normalize`, before the
 /// write's transaction), email and username uniqueness, token revocation when credentials
-/// change, and the users' tokens deleted with them. They serve the built-in model and an
-/// application's own user model alike.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UserHooks;
+/// change, the users' tokens deleted with them, and which credential changes need the current
+/// password. They serve the built-in model and an application's own user model alike.
+///
+/// A model's own LoopBack setting (`rejectPasswordChangesViaPatchOrReplace` in its
+/// `settings.extra`, from a LoopBack 3 model file) wins over the field of the same meaning.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct UserHooks {
+    /// A password is changed only through `change-password` and `reset-password`: a PATCH,
+    /// PUT or updateAll carrying one is answered 401 `PASSWORD_CHANGE_NOT_ALLOWED` (LoopBack's
+    /// `rejectPasswordChangesViaPatchOrReplace`, off in LoopBack 3). On by default.
+    pub reject_password_changes_via_patch: bool,
+    /// Users change their own email address only through `change-email`, which asks for the
+    /// current password as `change-password` does: a PATCH or PUT changing the caller's own
+    /// email is answered 401 `EMAIL_CHANGE_NOT_ALLOWED`, so a stolen token cannot take the
+    /// account over. Callers allowed to change other users (an admin) are not asked. On by
+    /// default; LoopBack 3 had no such rule.
+    pub email_changes_need_password: bool,
+}
+
+impl Default for UserHooks {
+    /// The rules for new applications.
+    fn default() -> Self {
+        Self { reject_password_changes_via_patch: true, email_changes_need_password: true }
+    }
+}
+
+impl UserHooks {
+    /// LoopBack 3's rules: a password and an email address can be changed by PATCH or PUT.
+    pub fn loopback3() -> Self {
+        Self { reject_password_changes_via_patch: false, email_changes_need_password: false }
+    }
+
+    fn rejects_password_patch(&self, ctx: &CallContext<'_>) -> bool {
+        ctx.model
+            .settings
+            .extra
+            .get("rejectPasswordChangesViaPatchOrReplace")
+            .and_then(Value::as_bool)
+            .unwrap_or(self.reject_password_changes_via_patch)
+    }
+}
+
+/// Marks a request whose credential change was checked by its method (change-password with
+/// the current password, reset-password with a reset token, change-email with the password):
+/// the hooks let it through.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CredentialsChecked;
+
+fn checked(ctx: &CallContext<'_>) -> bool {
+    use actix_web::HttpMessage;
+    ctx.is_system() || ctx.request.is_some_and(|r| r.extensions().get::<CredentialsChecked>().is_some())
+}
 
 impl ModelHooks for UserHooks {
     async fn normalize(&self, ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
@@ -101,8 +150,33 @@ impl ModelHooks for UserHooks {
     }
 
     async fn before_save(&self, ctx: &CallContext<'_>, event: &mut SaveEvent) -> Result<(), Error> {
-        let mut errors = ValidationError::new(&ctx.model.name);
         let current_id = event.current.as_ref().and_then(|c| c.get("id")).cloned();
+        if !event.is_new && !checked(ctx) {
+            if event.data.contains_key("password") && self.rejects_password_patch(ctx) {
+                return Err(Error::new(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "Changing user password via patch/replace API is not allowed. Use changePassword() or setPassword() instead.",
+                )
+                .with_code("PASSWORD_CHANGE_NOT_ALLOWED"));
+            }
+            let email_changes = event
+                .data
+                .get("email")
+                .is_some_and(|e| event.current.as_ref().is_none_or(|c| c.get("email") != Some(e)));
+            // The user's own change (or one of many rows at once, which no password covers).
+            let own = match &current_id {
+                Some(id) => ctx.caller().user_id() == Some(persisted_model::id_text(id).as_str()),
+                None => true,
+            };
+            if email_changes && own && self.email_changes_need_password {
+                return Err(Error::new(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "Changing the email address needs the current password: use POST /change-email with oldPassword and newEmail",
+                )
+                .with_code("EMAIL_CHANGE_NOT_ALLOWED"));
+            }
+        }
+        let mut errors = ValidationError::new(&ctx.model.name);
         for (key, message) in [("email", "Email already exists"), ("username", "User already exists")] {
             let Some(value) = event.data.get(key).filter(|v| !v.is_null()) else { continue };
             if event.current.as_ref().and_then(|c| c.get(key)) == Some(value) {
@@ -159,6 +233,7 @@ pub fn default_acls_for(model: &str) -> Vec<persisted_model::acl::AclEntry> {
         e("replaceById", None, "$owner"),
         e("resetPassword", Some(AccessType::Execute), "$everyone"),
         e("changePassword", Some(AccessType::Execute), "$authenticated"),
+        e("changeEmail", Some(AccessType::Execute), "$authenticated"),
         e("setPassword", Some(AccessType::Execute), "$authenticated"),
     ]
 }

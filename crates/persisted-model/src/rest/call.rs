@@ -28,6 +28,8 @@ pub struct Call {
     pub caller: Caller,
     /// The method's name.
     pub method: String,
+    /// The method shows hidden properties in what it returns ([`RemoteMethod::show_hidden`](crate::RemoteMethod::show_hidden)).
+    pub(crate) shows_hidden: bool,
 }
 
 impl Call {

@@ -242,6 +242,7 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
                 state: data.clone(),
                 caller,
                 method: method.name.clone(),
+                shows_hidden: method.shows_hidden,
             };
             handler.run(call).await
         }

@@ -152,6 +152,10 @@ pub struct RemoteMethod {
     pub response_schema: Option<RefOr<Schema>>,
     /// Named schemas the body and response schemas refer to (`#/components/schemas/...`).
     pub components: Vec<(String, RefOr<Schema>)>,
+    /// What a [typed](Self::typed) method returns keeps the model's hidden properties (by
+    /// default they are removed, at any depth: a method returning the model's own type never
+    /// shows a password by accident).
+    pub shows_hidden: bool,
 }
 
 impl RemoteMethod {
@@ -168,12 +172,15 @@ impl RemoteMethod {
             body_schema: None,
             response_schema: None,
             components: Vec::new(),
+            shows_hidden: false,
         }
     }
 
     /// A custom remote method declared as a Rust function of typed arguments: the JSON body
     /// is read as `A` (a 400 `INVALID_BODY` naming what does not fit), the result `R` is sent
-    /// as JSON with 200, and both are documented from their utoipa `ToSchema` derives.
+    /// as JSON with 200, and both are documented from their utoipa `ToSchema` derives. The
+    /// model's hidden properties are removed from the result, at any depth, unless the method
+    /// asks for them with [`show_hidden`](Self::show_hidden).
     ///
     /// ```no_run
     /// use actix_web::http::Method;
@@ -215,8 +222,12 @@ impl RemoteMethod {
                 let args = A::deserialize(&call.body).map_err(|e| {
                     Error::bad_request(format!("The request body does not fit: {e}")).with_code("INVALID_BODY")
                 })?;
+                let (model, shows_hidden) = (call.model.clone(), call.shows_hidden);
                 let out = f(call, args).await?;
-                let body = serde_json::to_value(out).map_err(|e| Error::Internal(format!("the result: {e}")))?;
+                let mut body = serde_json::to_value(out).map_err(|e| Error::Internal(format!("the result: {e}")))?;
+                if !shows_hidden {
+                    without_hidden(model.definition(), &mut body);
+                }
                 Ok(super::handlers::json_ok(&body))
             }
         });
@@ -229,6 +240,13 @@ impl RemoteMethod {
             components,
             ..Self::custom(name, verb, path, access, handler)
         }
+    }
+
+    /// What the method returns keeps the model's hidden properties (a method that must show
+    /// them, to a caller entitled to them).
+    pub fn show_hidden(mut self) -> Self {
+        self.shows_hidden = true;
+        self
     }
 
     /// Documents the request body.
@@ -281,6 +299,7 @@ fn method(
         body_schema: None,
         response_schema: None,
         components: Vec::new(),
+        shows_hidden: false,
     }
 }
 
@@ -465,6 +484,18 @@ pub fn remote_methods(model: &ModelDefinition) -> Vec<RemoteMethod> {
         }
     }
     out
+}
+
+/// `value` without the model's hidden properties, in every object it holds.
+fn without_hidden(model: &crate::model::ModelDefinition, value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| model.property(k).is_none_or(|p| !p.hidden));
+            map.values_mut().for_each(|v| without_hidden(model, v));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| without_hidden(model, v)),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
