@@ -61,7 +61,7 @@ async fn login_failures() {
             json!({"email": "alice@example.com", "password": "nope"}),
             json!({"email": "bob@example.com", "password": "alicepass"}),
             json!({"email": "alice@example.com"}),
-            json!({"email": "ALICE@example.com", "password": "alicepass"}),
+            json!({"email": "al\u{200b}ice@example.com", "password": "alicepass"}),
         ] {
             let res = t.post("/api/Users/login", body.clone()).await;
             assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{body}");
@@ -122,8 +122,8 @@ async fn access_token_routes_for_each_kind_of_caller() {
     on_each_backend_with_auth(|t| async move {
         let admin = t.login("admin@example.com", "adminpass").await;
         let alice = t.login("alice@example.com", "alicepass").await;
-        persisted_model_access_token::create_user(&t.api, "bob@example.com", "bobpass").await.unwrap();
-        let bob = t.login("bob@example.com", "bobpass").await;
+        persisted_model_access_token::create_user(&t.api, "bob@example.com", "bobpass1").await.unwrap();
+        let bob = t.login("bob@example.com", "bobpass1").await;
         // DELETE as everyone but the admin, before the admin's calls below use the token.
         let delete = format!("/api/accessTokens/{alice}");
         assert_eq!(t.call(Method::DELETE, &delete, None).await.status, StatusCode::UNAUTHORIZED);
@@ -205,12 +205,14 @@ async fn users_register_and_own_their_record() {
         assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
         assert!(res.body.get("password").is_none());
         let carol_id = res.body["id"].clone();
-        let res = t.post("/api/Users", json!({"email": "carol@example.com", "password": "x"})).await;
+        let res = t.post("/api/Users", json!({"email": "carol@example.com", "password": "xxxxxxxx"})).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(res.body["error"]["details"]["codes"], json!({"email": ["uniqueness"]}));
-        let res = t.post("/api/Users", json!({"email": "not-an-email", "password": "x"})).await;
+        let res = t.post("/api/Users", json!({"email": "not-an-email", "password": "xxxxxxxx"})).await;
         assert_eq!(res.body["error"]["details"]["codes"], json!({"email": ["custom.email"]}));
-        let res = t.post("/api/Users", json!({"email": "x@example.com", "password": "x", "emailVerified": true})).await;
+        let res = t
+            .post("/api/Users", json!({"email": "x@example.com", "password": "xxxxxxxx", "emailVerified": true}))
+            .await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "emailVerified is the server's");
         let res = t.post("/api/Users", json!({"email": "y@example.com", "password": "p".repeat(73)})).await;
         assert_eq!(res.code(), Some("PASSWORD_TOO_LONG"));
@@ -243,7 +245,7 @@ async fn password_changes_revoke_other_tokens() {
         let first = t.login("alice@example.com", "alicepass").await;
         let second = t.login("alice@example.com", "alicepass").await;
         // A token alone changes neither the password nor the email address.
-        let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"password": "newpass"}))).await;
+        let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"password": "newpass12"}))).await;
         assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, Some("PASSWORD_CHANGE_NOT_ALLOWED")), "[{b}]");
         let res = t.call_as(&first, Method::PATCH, "/api/Users/2", Some(json!({"email": "mallory@example.com"}))).await;
         assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, Some("EMAIL_CHANGE_NOT_ALLOWED")), "[{b}]");
@@ -252,7 +254,7 @@ async fn password_changes_revoke_other_tokens() {
                 &first,
                 Method::PUT,
                 "/api/Users/2",
-                Some(json!({"email": "mallory@example.com", "password": "x"})),
+                Some(json!({"email": "mallory@example.com", "password": "xxxxxxxx"})),
             )
             .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "[{b}] {:?}", res.body);
@@ -268,7 +270,7 @@ async fn password_changes_revoke_other_tokens() {
             }
         };
         assert_eq!(change(first.clone(), "wrong", "x2").await.code(), Some("INVALID_PASSWORD"));
-        assert_eq!(change(first.clone(), "alicepass", "newpass").await.status, StatusCode::NO_CONTENT);
+        assert_eq!(change(first.clone(), "alicepass", "newpass12").await.status, StatusCode::NO_CONTENT);
         assert_eq!(
             t.call_as(&first, Method::GET, "/api/Users/2", None).await.status,
             StatusCode::OK,
@@ -281,7 +283,7 @@ async fn password_changes_revoke_other_tokens() {
         );
 
         // The email address changes with the current password, and ends the other sessions.
-        let third = t.login("alice@example.com", "newpass").await;
+        let third = t.login("alice@example.com", "newpass12").await;
         let email = |old: &'static str| {
             let (t, first) = (t.clone(), first.clone());
             async move {
@@ -290,14 +292,14 @@ async fn password_changes_revoke_other_tokens() {
             }
         };
         assert_eq!(email("wrong").await.code(), Some("INVALID_PASSWORD"), "[{b}]");
-        assert_eq!(email("newpass").await.status, StatusCode::NO_CONTENT, "[{b}]");
+        assert_eq!(email("newpass12").await.status, StatusCode::NO_CONTENT, "[{b}]");
         assert_eq!(
             t.call_as(&third, Method::GET, "/api/Users/2", None).await.status,
             StatusCode::UNAUTHORIZED,
             "[{b}]"
         );
         assert_eq!(t.call_as(&first, Method::GET, "/api/Users/2", None).await.body["email"], "alice@example.org");
-        t.login("alice@example.org", "newpass").await;
+        t.login("alice@example.org", "newpass12").await;
     })
     .await;
 }
@@ -323,7 +325,7 @@ async fn a_reset_token_sets_the_password_once() {
     on_each_backend_with_auth(|t| async move {
         let b = t.backend;
         let email = format!("alice+{}@example.com", t.backend);
-        let signup = t.post("/api/Users", json!({"email": email, "password": "before1"})).await;
+        let signup = t.post("/api/Users", json!({"email": email, "password": "before12"})).await;
         assert_eq!(signup.status, StatusCode::OK, "[{b}] {:?}", signup.body);
         let seen = crate::support::resets_for(&email);
         assert_eq!(t.post("/api/Users/reset", json!({"email": email})).await.status, StatusCode::NO_CONTENT);
@@ -335,10 +337,10 @@ async fn a_reset_token_sets_the_password_once() {
                     .await
             }
         };
-        assert_eq!(set("after1").await.status, StatusCode::NO_CONTENT, "[{b}]");
-        let again = set("after2").await;
+        assert_eq!(set("after123").await.status, StatusCode::NO_CONTENT, "[{b}]");
+        let again = set("after234").await;
         assert_eq!(again.status, StatusCode::UNAUTHORIZED, "[{b}] the reset token was used: {:?}", again.body);
-        t.login(&email, "after1").await;
+        t.login(&email, "after123").await;
     })
     .await;
 }
@@ -427,11 +429,11 @@ async fn applications_can_bring_their_own_user_and_token_models() {
             .unwrap();
         let t = TestApp { api, backend: backend.name, temp_file: None, prefix: None };
         let email = format!("n{}@example.com", std::process::id());
-        let res = t.post("/api/Users", json!({"email": email, "password": "pw", "nickname": "Nick"})).await;
+        let res = t.post("/api/Users", json!({"email": email, "password": "pw123456", "nickname": "Nick"})).await;
         assert_eq!(res.status, StatusCode::OK, "[{}] {:?}", t.backend, res.body);
         assert!(res.body.get("password").is_none());
         let id = res.body["id"].clone();
-        let token = t.login(&email, "pw").await;
+        let token = t.login(&email, "pw123456").await;
         // The token's fingerprint sits in the application's own column.
         let state = t.api.state();
         let stmt = format!(
@@ -621,4 +623,122 @@ async fn every_process_sees_the_same_counts() {
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "[{name}] six failures across two processes");
         a.drop_tables().await;
     }
+}
+
+#[actix_web::test]
+async fn an_email_address_has_one_form_and_no_look_alikes() {
+    on_each_backend_with_auth(|t| async move {
+        let b = t.backend;
+        // Case, Unicode forms, invisible characters and fullwidth letters make no new account.
+        for variant in [
+            "ALICE@example.com",
+            "alice@EXAMPLE.com",
+            " alice@example.com",
+            "ａｌｉｃｅ@example.com",
+            "ali\u{200b}ce@example.com",
+            "ali\u{ad}ce@example.com",
+        ] {
+            let res = t.post("/api/Users", json!({"email": variant, "password": "another1"})).await;
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{b}] {variant:?}: {:?}", res.body);
+        }
+        let res = t.post("/api/Users", json!({"email": "E\u{301}lise@Example.com", "password": "another1"})).await;
+        assert_eq!(res.status, StatusCode::OK, "[{b}] {:?}", res.body);
+        assert_eq!(res.body["email"], "\u{e9}lise@example.com", "[{b}] stored in one form");
+        let res = t.post("/api/Users", json!({"email": "\u{e9}lise@example.com", "password": "another1"})).await;
+        assert_eq!(res.body["error"]["details"]["codes"], json!({"email": ["uniqueness"]}), "[{b}]");
+        // Logging in finds the one form, on every back end alike (MariaDB compared a trailing
+        // space away, the others did not).
+        for typed in ["alice@example.com ", "Alice@Example.com", "ａｌｉｃｅ@example.com"] {
+            let res = t.post("/api/Users/login", json!({"email": typed, "password": "alicepass"})).await;
+            assert_eq!(res.status, StatusCode::OK, "[{b}] {typed:?}: {:?}", res.body);
+        }
+        let res =
+            t.post("/api/Users/login", json!({"email": "ali\u{200b}ce@example.com", "password": "alicepass"})).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "[{b}]");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn loopback_3_apps_keep_case_sensitive_emails() {
+    let settings = Settings { auth: true, loopback3_user_rules: true, ..Settings::default() };
+    on_each_backend_with(settings, |t| async move {
+        let b = t.backend;
+        let res = t.post("/api/Users", json!({"email": "Alice@Example.com", "password": "x"})).await;
+        assert_eq!(res.status, StatusCode::OK, "[{b}] another user, as in LoopBack 3: {:?}", res.body);
+        assert_eq!(res.body["email"], "Alice@example.com", "[{b}] the domain has no case");
+        let res = t.post("/api/Users/login", json!({"email": "ALICE@example.com", "password": "alicepass"})).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "[{b}]");
+        let res = t.post("/api/Users", json!({"email": "ali\u{200b}ce@example.com", "password": "x"})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{b}] invisible characters are refused even so");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn passwords_follow_the_policy_and_bcrypts_72_bytes() {
+    on_each_backend_with_auth(|t| async move {
+        let b = t.backend;
+        let codes = |res: &crate::support::Resp| res.body["error"]["details"]["codes"]["password"].clone();
+        let res = t.post("/api/Users", json!({"email": "dan@example.com", "password": "short"})).await;
+        assert_eq!(codes(&res), json!(["length.min"]), "[{b}] {:?}", res.body);
+        let res = t.post("/api/Users", json!({"email": "dan@example.com", "password": "Dan@Example.com"})).await;
+        assert_eq!(codes(&res), json!(["custom.password"]), "[{b}] {:?}", res.body);
+        let long = "p".repeat(72);
+        let res = t.post("/api/Users", json!({"email": "dan@example.com", "password": long})).await;
+        assert_eq!(res.status, StatusCode::OK, "[{b}] {:?}", res.body);
+        // bcrypt reads 72 bytes: one more, whatever it is, is not the password.
+        let res = t.post("/api/Users/login", json!({"email": "dan@example.com", "password": format!("{long}x")})).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "[{b}]");
+        let token = t.login("dan@example.com", &long).await;
+        let change = json!({"oldPassword": long, "newPassword": "tiny"});
+        let res = t.call_as(&token, Method::POST, "/api/Users/change-password", Some(change)).await;
+        assert_eq!(codes(&res), json!(["length.min"]), "[{b}] {:?}", res.body);
+        let change = json!({"oldPassword": format!("{long}!"), "newPassword": "longenough"});
+        let res = t.call_as(&token, Method::POST, "/api/Users/change-password", Some(change)).await;
+        assert_eq!(res.code(), Some("INVALID_PASSWORD"), "[{b}] 72 bytes and more is not the password");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn answers_carry_safe_headers() {
+    on_each_backend_with_auth(|t| async move {
+        let b = t.backend;
+        let header = |res: &actix_web::dev::ServiceResponse, name: &str| {
+            res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        };
+        let app = actix_web::test::init_service(
+            actix_web::App::new().service(t.api.scope("/api")).service(t.api.explorer("/api")),
+        )
+        .await;
+        let call = |req: TestRequest| {
+            let app = &app;
+            async move { actix_web::test::call_service(app, req.to_request()).await }
+        };
+        let products = call(TestRequest::get().uri("/api/Products")).await;
+        assert_eq!(header(&products, "x-content-type-options").as_deref(), Some("nosniff"), "[{b}]");
+        assert_eq!(header(&products, "cache-control"), None, "[{b}] products may be cached");
+        let login = call(
+            TestRequest::post()
+                .uri("/api/Users/login")
+                .set_json(json!({"email": "alice@example.com", "password": "alicepass"})),
+        )
+        .await;
+        assert_eq!(header(&login, "cache-control").as_deref(), Some("no-store"), "[{b}] a token is never stored");
+        let missing = call(TestRequest::get().uri("/api/Users/2")).await;
+        assert_eq!(header(&missing, "cache-control").as_deref(), Some("no-store"), "[{b}] errors too");
+        assert_eq!(header(&missing, "x-content-type-options").as_deref(), Some("nosniff"), "[{b}]");
+        for path in ["/explorer/", "/explorer/openapi.json", "/explorer"] {
+            let res = call(TestRequest::get().uri(path)).await;
+            assert!(res.status().is_success() || res.status().is_redirection(), "[{b}] {path}: {}", res.status());
+            assert_eq!(header(&res, "x-frame-options").as_deref(), Some("DENY"), "[{b}] {path}");
+            assert_eq!(
+                header(&res, "content-security-policy").as_deref(),
+                Some("frame-ancestors 'none'"),
+                "[{b}] {path}"
+            );
+        }
+    })
+    .await;
 }

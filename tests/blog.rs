@@ -65,13 +65,13 @@ async fn the_blog_example_works_end_to_end() {
             table_prefix: format!("blog{}_", std::process::id()),
         };
         let api = app::build(db, settings).await.unwrap();
-        let ann_id = create_user(&api, "ann@example.com", "annpass").await.unwrap();
-        create_user(&api, "bob@example.com", "bobpass").await.unwrap();
+        let ann_id = create_user(&api, "ann@example.com", "annpass1").await.unwrap();
+        create_user(&api, "bob@example.com", "bobpass1").await.unwrap();
         add_user_to_role(&api, &ann_id, "editor").await.unwrap();
         let blog = Blog { api, backend: backend.name };
         let b = backend.name;
-        let ann = blog.login("ann@example.com", "annpass").await;
-        let bob = blog.login("bob@example.com", "bobpass").await;
+        let ann = blog.login("ann@example.com", "annpass1").await;
+        let bob = blog.login("bob@example.com", "bobpass1").await;
 
         // A post belongs to its caller, and the hooks stamp it.
         let (status, post) =

@@ -29,8 +29,8 @@ async fn parallel_batches_do_not_stall_the_pool() {
                 let t = t.clone();
                 async move {
                     let body = json!([
-                        {"email": format!("a{i}@example.com"), "password": "p"},
-                        {"email": format!("b{i}@example.com"), "password": "p"}
+                        {"email": format!("a{i}@example.com"), "password": "password1"},
+                        {"email": format!("b{i}@example.com"), "password": "password1"}
                     ]);
                     t.post("/api/Users", body).await.status
                 }
@@ -266,8 +266,9 @@ async fn string_lengths_are_stored_or_refused_never_a_500() {
         let huge = "x".repeat(5000);
         let res = t.post("/api/Gadgets", json!({"label": huge})).await;
         assert_eq!(res.status, StatusCode::OK, "[{}] unbounded text: {:?}", t.backend, res.status);
-        let res =
-            t.post("/api/Users", json!({"email": format!("{}@example.com", "e".repeat(5000)), "password": "p"})).await;
+        let res = t
+            .post("/api/Users", json!({"email": format!("{}@example.com", "e".repeat(5000)), "password": "password1"}))
+            .await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {:?}", t.backend, res.body);
         assert_eq!(res.body["error"]["details"]["codes"]["email"], json!(["length.max"]));
         let res = t.post("/api/Gadgets", json!({"code": "12345678901"})).await;
@@ -284,7 +285,7 @@ async fn unique_violations_are_422_even_in_races() {
     on_each_backend_with_auth(|t| async move {
         let signups = (0..10).map(|_| {
             let t = t.clone();
-            async move { t.post("/api/Users", json!({"email": "same@example.com", "password": "p"})).await }
+            async move { t.post("/api/Users", json!({"email": "same@example.com", "password": "password1"})).await }
         });
         let results = join_all(signups).await;
         let ok = results.iter().filter(|r| r.status == StatusCode::OK).count();
@@ -296,11 +297,11 @@ async fn unique_violations_are_422_even_in_races() {
         let res = t
             .post(
                 "/api/Users",
-                json!([{"email": "twin@example.com", "password": "p"}, {"email": "twin@example.com", "password": "p"}]),
+                json!([{"email": "twin@example.com", "password": "password1"}, {"email": "twin@example.com", "password": "password1"}]),
             )
             .await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {:?}", t.backend, res.body);
-        let login = t.post("/api/Users/login", json!({"email": "twin@example.com", "password": "p"})).await;
+        let login = t.post("/api/Users/login", json!({"email": "twin@example.com", "password": "password1"})).await;
         assert_eq!(login.status, StatusCode::UNAUTHORIZED, "nothing of the batch stays");
         // A unique column without a hook: the database's constraint answers, as a 422.
         t.create("/api/Gadgets", json!({"sku": "S-1"})).await;

@@ -7,8 +7,8 @@
 //! ```
 //!
 //! `PORT` (default 3001), `HOST` and `DATABASE_URL` (default: the SQLite file `blog.db`)
-//! configure it; `DEMO_SEED=1` creates `ann@example.com` / `annpass` and
-//! `bob@example.com` / `bobpass`.
+//! configure it; `DEMO_SEED=1` creates `ann@example.com` / `annpass1` and
+//! `bob@example.com` / `bobpass1`.
 
 mod app;
 
@@ -30,7 +30,7 @@ async fn main() -> std::io::Result<()> {
     let settings = app::Settings { spam_words: vec!["cheap pills".into(), "casino".into()], ..Default::default() };
     let api = app::build(db, settings).await.map_err(std::io::Error::other)?;
     if std::env::var("DEMO_SEED").is_ok_and(|v| v == "1") {
-        for (email, password) in [("ann@example.com", "annpass"), ("bob@example.com", "bobpass")] {
+        for (email, password) in [("ann@example.com", "annpass1"), ("bob@example.com", "bobpass1")] {
             if let Err(e) = create_user(&api, email, password).await {
                 tracing::info!("{email}: {e}");
             }

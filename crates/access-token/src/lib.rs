@@ -226,18 +226,21 @@ impl AccessTokens {
         let prefix = self.table_prefix.clone().unwrap_or_default();
         let table = |d: &mut persisted_model::ModelDefinition| d.table = format!("{prefix}{}", d.table);
         let custom_user = self.user_model.is_some();
+        let user_rules = self.user_hooks.unwrap_or_default();
         let token_name =
             self.token_model.as_ref().map_or_else(|| TOKEN_MODEL.to_owned(), |t| t.definition().name.clone());
         let user = self
             .user_model
             .clone()
             .unwrap_or_else(ModelHandle::of::<user::Model>)
-            .with_hooks(self.user_hooks.unwrap_or_default())
+            .with_hooks(user_rules)
             .map_definition(|d| {
                 if !custom_user {
                     table(d);
                 }
                 d.settings.user_model = true;
+                // Answers about users are personal data: never stored by browsers or proxies.
+                d.settings.no_store = true;
                 // A user's tokens are the token model's, whatever its name.
                 for rel in d.relations.iter_mut().filter(|r| r.name == "accessTokens") {
                     rel.model = token_name.clone();
@@ -252,6 +255,7 @@ impl AccessTokens {
                 self.throttle.clone().unwrap_or_else(|| Some(Throttle::default())).map(|t| {
                     std::sync::Arc::new(throttle::Attempts::new(t, format!("{prefix}persisted_model_throttle")))
                 }),
+                user_rules,
             ));
         let token_path = self.token_path.clone();
         // The hooks and the authenticator share the token cache and the settings.
@@ -315,6 +319,7 @@ impl AccessTokens {
                 d.settings.confirm_changes = true;
                 // Raw token ids never leave in a change event or a broker message.
                 d.settings.id_is_credential = raw_ids;
+                d.settings.no_store = true;
                 if let Some(p) = token_path {
                     d.path = p;
                 }

@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFo
 
 use crate::authenticator::CurrentToken;
 use crate::error::{Credential, Error};
-use crate::models::user::CredentialsChecked;
+use crate::models::user::{self, CredentialsChecked, UserHooks};
 use crate::password;
 use crate::throttle::{Attempts, Key, Kind};
 
@@ -71,7 +71,12 @@ fn strings(properties: &[&str], required: &[&str]) -> ObjectBuilder {
 }
 
 /// The remote methods User gets in addition to the PersistedModel ones.
-pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guard: Guard) -> Vec<RemoteMethod> {
+pub(crate) fn user_methods(
+    reset_ttl: i64,
+    notifier: Option<ResetNotifier>,
+    guard: Guard,
+    rules: UserHooks,
+) -> Vec<RemoteMethod> {
     let (login_guard, change_guard, email_guard, reset_guard) = (guard.clone(), guard.clone(), guard.clone(), guard);
     vec![
         RemoteMethod::custom(
@@ -79,7 +84,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guar
             Method::POST,
             "/login",
             AccessType::Execute,
-            CustomHandler::new(true, move |call| login(call, login_guard.clone())),
+            CustomHandler::new(true, move |call| login(call, login_guard.clone(), rules)),
         )
         .describe("Log in with email or username and password; returns an access token.")
         .body_schema(
@@ -118,7 +123,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guar
             Method::POST,
             "/change-password",
             AccessType::Execute,
-            CustomHandler::new(true, move |call| change_password(call, change_guard.clone())),
+            CustomHandler::new(true, move |call| change_password(call, change_guard.clone(), rules)),
         )
         .describe("Change the caller's password, given the current one.")
         .body_schema(strings(&["oldPassword", "newPassword"], &["oldPassword", "newPassword"])),
@@ -127,7 +132,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guar
             Method::POST,
             "/change-email",
             AccessType::Execute,
-            CustomHandler::new(true, move |call| change_email(call, email_guard.clone())),
+            CustomHandler::new(true, move |call| change_email(call, email_guard.clone(), rules)),
         )
         .describe("Change the caller's email address, given the current password; the caller's other tokens end.")
         .body_schema(strings(&["oldPassword", "newEmail"], &["oldPassword", "newEmail"])),
@@ -136,7 +141,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guar
             Method::POST,
             "/reset",
             AccessType::Execute,
-            CustomHandler::new(true, move |call| reset(call, reset_ttl, notifier.clone(), reset_guard.clone())),
+            CustomHandler::new(true, move |call| reset(call, reset_ttl, notifier.clone(), reset_guard.clone(), rules)),
         )
         .describe("Request a password reset token for an email address.")
         .body_schema(strings(&["email"], &["email"])),
@@ -145,7 +150,7 @@ pub(crate) fn user_methods(reset_ttl: i64, notifier: Option<ResetNotifier>, guar
             Method::POST,
             "/reset-password",
             AccessType::Execute,
-            CustomHandler::new(true, set_password),
+            CustomHandler::new(true, move |call| set_password(call, rules)),
         )
         .scopes(&["DEFAULT", "reset-password"])
         .describe("Set the caller's password with a reset token.")
@@ -162,7 +167,19 @@ fn credential(body: &serde_json::Map<String, Value>, which: Credential) -> Resul
     }
 }
 
-async fn login(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
+/// The users whose `key` is `value` exactly (MariaDB's collations ignore trailing spaces: the
+/// rows it finds are compared again here).
+async fn user_by(
+    users: &persisted_model::Store<'_>,
+    key: &str,
+    value: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, PmError> {
+    let value = Value::String(value.to_owned());
+    let filter = Filter { where_: Some(Where::eq(key, value.clone())), limit: Some(10), ..Filter::default() };
+    Ok(users.find_raw(filter).await?.into_iter().find(|u| u.get(key) == Some(&value)))
+}
+
+async fn login(call: Call, guard: Guard, rules: UserHooks) -> Result<HttpResponse, PmError> {
     let body = match &call.body {
         Value::Object(map) => map.clone(),
         Value::Null => serde_json::Map::new(),
@@ -172,7 +189,11 @@ async fn login(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
     let username = credential(&body, Credential::Username)?;
     credential(&body, Credential::Realm)?;
     let (key, value) = match (email, username) {
-        (Some(e), _) if !e.is_empty() => ("email", e),
+        // Looked up as stored (trimmed, NFKC, case folded unless case-sensitive); an address
+        // no user could have finds none.
+        (Some(e), _) if !e.is_empty() => {
+            ("email", user::normalized_email(&e, rules.case_sensitive(call.model.definition())).unwrap_or_default())
+        }
         (_, Some(u)) if !u.is_empty() => ("username", u),
         _ => return Err(Error::UsernameEmailRequired.into()),
     };
@@ -186,11 +207,13 @@ async fn login(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
     if let Some(guard) = &guard {
         guard.attempt(&users, &counted).await?;
     }
-    let filter = Filter { where_: Some(Where::eq(key, Value::String(value))), limit: Some(1), ..Filter::default() };
-    let user = users.find_raw(filter).await?.pop();
+    let user = if value.is_empty() { None } else { user_by(&users, key, &value).await? };
     let stored_hash = user.as_ref().and_then(|u| u.get("password")).and_then(Value::as_str).map(str::to_owned);
+    // bcrypt reads 72 bytes: a longer password would log in with any ending.
+    let password = password.unwrap_or_default();
+    let fits = password.len() <= password::MAX_PASSWORD_BYTES;
     // Always one bcrypt verification, so unknown users take as long as wrong passwords.
-    let ok = password::verify(password.unwrap_or_default(), stored_hash).await?;
+    let ok = password::verify(password, stored_hash).await? && fits;
     let Some(user) = user.filter(|_| ok) else { return Err(Error::LoginFailed.into()) };
     if let Some(guard) = &guard {
         guard.succeeded(&users, &counted).await?;
@@ -251,48 +274,67 @@ async fn caller_user(call: &Call) -> Result<(Value, serde_json::Map<String, Valu
 
 /// Checks the caller's current password (`oldPassword`; throttled: a stolen token must not
 /// become a way to guess it), then changes `changes` with the request marked as checked.
-async fn with_current_password(call: &Call, guard: &Guard, changes: Value) -> Result<(), PmError> {
+/// A new password against the policy (the hooks check it too, without the user's email when
+/// only the password changes).
+fn policy(rules: &UserHooks, new: &str, email: Option<&str>) -> Result<(), PmError> {
+    let problems = rules.password_policy.problems(new, email);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut errors = persisted_model::ValidationError::new("User");
+    for (code, message) in problems {
+        errors.add_message("password", code, &message, None);
+    }
+    Err(errors.into())
+}
+
+async fn with_current_password(call: &Call, guard: &Guard, rules: &UserHooks, changes: Value) -> Result<(), PmError> {
     let old = required_string(&call.body, "oldPassword")?;
     let (id, user) = caller_user(call).await?;
+    let fits = old.len() <= password::MAX_PASSWORD_BYTES;
     let counted = keys(call, Kind::Account, &format!("user:{}", persisted_model::id_text(&id)), Kind::Address);
     if let Some(guard) = guard {
         guard.attempt(&call.store(), &counted).await?;
     }
     let hash = user.get("password").and_then(Value::as_str).map(str::to_owned);
-    if !password::verify(old, hash).await? {
+    if !(password::verify(old, hash).await? && fits) {
         return Err(Error::InvalidCurrentPassword.into());
     }
     if let Some(guard) = guard {
         guard.succeeded(&call.store(), &counted).await?;
+    }
+    if let Some(new) = changes.get("password").and_then(Value::as_str) {
+        policy(rules, new, user.get("email").and_then(Value::as_str))?;
     }
     call.request.extensions_mut().insert(CredentialsChecked);
     call.store().patch_attributes(&id, &changes).await?;
     Ok(())
 }
 
-async fn change_password(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
+async fn change_password(call: Call, guard: Guard, rules: UserHooks) -> Result<HttpResponse, PmError> {
     // Both are required; the current one is named first when neither is given (LoopBack's order).
     required_string(&call.body, "oldPassword")?;
     let new = required_string(&call.body, "newPassword")?;
-    with_current_password(&call, &guard, json!({ "password": new })).await?;
+    with_current_password(&call, &guard, &rules, json!({ "password": new })).await?;
     Ok(no_content())
 }
 
 /// `POST /Users/change-email`: the caller's email address, given the current password (a
 /// stolen token alone cannot move the account to another address). As any email change, it
 /// ends the caller's other sessions.
-async fn change_email(call: Call, guard: Guard) -> Result<HttpResponse, PmError> {
+async fn change_email(call: Call, guard: Guard, rules: UserHooks) -> Result<HttpResponse, PmError> {
     required_string(&call.body, "oldPassword")?;
     let email = required_string(&call.body, "newEmail")?;
-    with_current_password(&call, &guard, json!({ "email": email })).await?;
+    with_current_password(&call, &guard, &rules, json!({ "email": email })).await?;
     Ok(no_content())
 }
 
 /// `POST /Users/reset-password` with a reset token: the password is set and the token is
 /// spent with it (LoopBack 3 left it usable until it expired).
-async fn set_password(call: Call) -> Result<HttpResponse, PmError> {
+async fn set_password(call: Call, rules: UserHooks) -> Result<HttpResponse, PmError> {
     let new = required_string(&call.body, "newPassword")?;
-    let (id, _) = caller_user(&call).await?;
+    let (id, user) = caller_user(&call).await?;
+    policy(&rules, &new, user.get("email").and_then(Value::as_str))?;
     let token = call.request.extensions().get::<CurrentToken>().map(|t| t.fingerprint.clone());
     let tokens = token_model(&call)?;
     call.request.extensions_mut().insert(CredentialsChecked);
@@ -317,9 +359,18 @@ pub const MAX_RESET_TOKENS: usize = 3;
 /// Always 204 at once, whether or not the address is known: the lookup and the token are
 /// made after the answer, so neither the status nor the time taken tells whether an account
 /// exists.
-async fn reset(call: Call, ttl: i64, notifier: Option<ResetNotifier>, guard: Guard) -> Result<HttpResponse, PmError> {
+async fn reset(
+    call: Call,
+    ttl: i64,
+    notifier: Option<ResetNotifier>,
+    guard: Guard,
+    rules: UserHooks,
+) -> Result<HttpResponse, PmError> {
     let email = match call.body.get("email") {
-        Some(Value::String(e)) if !e.is_empty() => e.clone(),
+        // As stored; one no user could have is looked up as given (and finds none).
+        Some(Value::String(e)) if !e.is_empty() => {
+            user::normalized_email(e, rules.case_sensitive(call.model.definition())).unwrap_or_else(|| e.clone())
+        }
         Some(Value::String(_)) | None | Some(Value::Null) => {
             return Err(PmError::bad_request("Email is required").with_code("EMAIL_REQUIRED"));
         }
@@ -344,9 +395,7 @@ async fn issue_reset_token(
     ttl: i64,
     notifier: Option<ResetNotifier>,
 ) -> Result<(), PmError> {
-    let filter =
-        Filter { where_: Some(Where::eq("email", Value::String(email.clone()))), limit: Some(1), ..Filter::default() };
-    let Some(user) = call.store().find_raw(filter).await?.pop() else { return Ok(()) };
+    let Some(user) = user_by(&call.store(), "email", &email).await? else { return Ok(()) };
     let user_id = user.get("id").cloned().unwrap_or(Value::Null);
     let handle = token_model(call)?;
     let token = call

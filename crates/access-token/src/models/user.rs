@@ -48,6 +48,37 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// An email address as it is stored, looked up and compared: trimmed, in Unicode NFKC, the
+/// domain in lower case (and the local part too unless `case_sensitive`); `None` for one with
+/// control characters, inner spaces or invisible characters (zero-width spaces, soft hyphens,
+/// direction marks), which make look-alikes of another address.
+pub(crate) fn normalized_email(raw: &str, case_sensitive: bool) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let refused = |c: char| c.is_control() || c.is_whitespace() || invisible(c);
+    let trimmed = raw.trim();
+    if trimmed.chars().any(refused) {
+        return None;
+    }
+    let nfkc: String = trimmed.nfkc().collect();
+    if nfkc.chars().any(refused) {
+        return None;
+    }
+    Some(match nfkc.rsplit_once('@') {
+        Some((local, domain)) if case_sensitive => format!("{local}@{}", domain.to_lowercase()),
+        Some(_) => nfkc.to_lowercase(),
+        // Not an address: the format check refuses it.
+        None => nfkc,
+    })
+}
+
+/// Unicode's default-ignorable characters: they show as nothing.
+fn invisible(c: char) -> bool {
+    matches!(u32::from(c),
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F
+        | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+}
+
 /// LoopBack's email check: something@something.something, no spaces.
 fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else { return false };
@@ -78,19 +109,82 @@ pub struct UserHooks {
     /// account over. Callers allowed to change other users (an admin) are not asked. On by
     /// default; LoopBack 3 had no such rule.
     pub email_changes_need_password: bool,
+    /// Email addresses are told apart by the case of their local part (LoopBack's
+    /// `caseSensitiveEmail`, true in LoopBack 3); off by default: `Alice@Example.com` is
+    /// stored, found and compared as `alice@example.com`. Domains are compared without case
+    /// either way; every address is also trimmed and brought to Unicode NFKC (fullwidth
+    /// `ａ` is `a`), and one with invisible characters (a zero-width space, a soft hyphen) is
+    /// refused. A model's own `caseSensitiveEmail` setting wins.
+    pub case_sensitive_email: bool,
+    /// What a new password must be.
+    pub password_policy: PasswordPolicy,
+}
+
+/// What a new password must be (checked at sign-up, change-password, reset-password and any
+/// other write of a password). Every password is also at most 72 bytes (bcrypt reads no more:
+/// LoopBack's `PASSWORD_TOO_LONG`), at sign-up and at login alike.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct PasswordPolicy {
+    /// The fewest characters (422 `length.min`): 8 by default, 1 in LoopBack 3.
+    pub min_length: usize,
+    /// The password may not be the user's email address, in any case (422 `custom.password`):
+    /// on by default, off in LoopBack 3.
+    pub not_the_email: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_length: 8, not_the_email: true }
+    }
+}
+
+impl PasswordPolicy {
+    /// LoopBack 3's: any non-empty password.
+    pub fn loopback3() -> Self {
+        Self { min_length: 1, not_the_email: false }
+    }
+
+    /// The problems of `password` for a user with `email`, as (code, message).
+    pub(crate) fn problems(&self, password: &str, email: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if password.chars().count() < self.min_length {
+            out.push(("length.min", format!("is too short (minimum is {} characters)", self.min_length)));
+        }
+        if self.not_the_email && email.is_some_and(|e| e.to_lowercase() == password.to_lowercase()) {
+            out.push(("custom.password", "must not be the email address".to_owned()));
+        }
+        out
+    }
 }
 
 impl Default for UserHooks {
     /// The rules for new applications.
     fn default() -> Self {
-        Self { reject_password_changes_via_patch: true, email_changes_need_password: true }
+        Self {
+            reject_password_changes_via_patch: true,
+            email_changes_need_password: true,
+            case_sensitive_email: false,
+            password_policy: PasswordPolicy::default(),
+        }
     }
 }
 
 impl UserHooks {
-    /// LoopBack 3's rules: a password and an email address can be changed by PATCH or PUT.
+    /// LoopBack 3's rules: a password and an email address can be changed by PATCH or PUT,
+    /// emails are told apart by case, and any non-empty password is accepted.
     pub fn loopback3() -> Self {
-        Self { reject_password_changes_via_patch: false, email_changes_need_password: false }
+        Self {
+            reject_password_changes_via_patch: false,
+            email_changes_need_password: false,
+            case_sensitive_email: true,
+            password_policy: PasswordPolicy::loopback3(),
+        }
+    }
+
+    /// Whether `model`'s email addresses are told apart by case.
+    pub(crate) fn case_sensitive(&self, model: &persisted_model::ModelDefinition) -> bool {
+        model.settings.extra.get("caseSensitiveEmail").and_then(Value::as_bool).unwrap_or(self.case_sensitive_email)
     }
 
     fn rejects_password_patch(&self, ctx: &CallContext<'_>) -> bool {
@@ -117,14 +211,23 @@ fn checked(ctx: &CallContext<'_>) -> bool {
 impl ModelHooks for UserHooks {
     async fn normalize(&self, ctx: &CallContext<'_>, data: &mut Instance) -> Result<(), Error> {
         let mut errors = ValidationError::new(&ctx.model.name);
-        if let Some(email) = data.get("email").and_then(Value::as_str)
-            && !email.is_empty()
-            && !valid_email(email)
-        {
-            errors.add_message("email", "custom.email", "is invalid", data.get("email"));
+        if let Some(raw) = data.get("email").and_then(Value::as_str).filter(|e| !e.is_empty()).map(str::to_owned) {
+            match normalized_email(&raw, self.case_sensitive(ctx.model)) {
+                Some(email) if valid_email(&email) => {
+                    data.insert("email".into(), Value::String(email));
+                }
+                _ => errors.add_message("email", "custom.email", "is invalid", Some(&Value::String(raw))),
+            }
         }
         let mut hash = None;
         if let Some(Value::String(p)) = data.get("password") {
+            let is_hash = password::is_hash(p) && ctx.is_system();
+            if !is_hash && !p.is_empty() {
+                let email = data.get("email").and_then(Value::as_str);
+                for (code, message) in self.password_policy.problems(p, email) {
+                    errors.add_message("password", code, &message, None);
+                }
+            }
             if p.is_empty() {
                 errors.add("password", Rule::Presence, data.get("password"));
             } else if p.len() > password::MAX_PASSWORD_BYTES {
@@ -245,13 +348,16 @@ async fn persisted_model_rows(users: &persisted_model::Store<'_>, where_: &Where
     Ok(rows.into_iter().filter_map(|r| r.get("id").cloned()).collect())
 }
 
+/// Whether another user has `value` as `key`, compared exactly on every back end (MariaDB's
+/// collations ignore trailing spaces; the rows it finds are compared again here).
 async fn taken(ctx: &CallContext<'_>, key: &str, value: &Value, except: Option<&Value>) -> Result<bool, Error> {
     let Some(users) = ctx.store(&ctx.model.name) else { return Ok(false) };
     let mut clauses = vec![Where::eq(key, value.clone())];
     if let Some(id) = except {
         clauses.push(Where::Cond { property: "id".into(), op: Op::Neq(id.clone()) });
     }
-    Ok(users.count(Some(Where::all(clauses))).await? > 0)
+    let filter = Filter { where_: Some(Where::all(clauses)), fields: None, limit: Some(10), ..Filter::default() };
+    Ok(users.find_raw(filter).await?.iter().any(|row| row.get(key) == Some(value)))
 }
 
 /// The fingerprint of the token the request was made with, kept when credentials change.
@@ -263,6 +369,35 @@ fn current_token(ctx: &CallContext<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::valid_email;
+
+    #[test]
+    fn look_alike_addresses_are_one_or_refused() {
+        use super::normalized_email as n;
+        assert_eq!(n("  Alice@Example.COM ", false).as_deref(), Some("alice@example.com"));
+        assert_eq!(n("Alice@Example.COM", true).as_deref(), Some("Alice@example.com"));
+        // Fullwidth letters and a decomposed é are their plain forms.
+        assert_eq!(n("ａｌｉｃｅ@example.com", false).as_deref(), Some("alice@example.com"));
+        assert_eq!(n("e\u{301}lise@example.com", false), n("\u{e9}lise@example.com", false));
+        for invisible in [
+            "ali\u{200b}ce@example.com",
+            "ali\u{ad}ce@example.com",
+            "alice@exam\u{200d}ple.com",
+            "al ice@x.com",
+            "a\tb@x.com",
+        ] {
+            assert_eq!(n(invisible, false), None, "{invisible:?}");
+        }
+    }
+
+    #[test]
+    fn password_policies() {
+        use super::PasswordPolicy;
+        let new = PasswordPolicy::default();
+        assert!(new.problems("correct horse", Some("a@b.co")).is_empty());
+        assert_eq!(new.problems("short", None)[0].0, "length.min");
+        assert_eq!(new.problems("Alice@Example.com", Some("alice@example.com"))[0].0, "custom.password");
+        assert!(PasswordPolicy::loopback3().problems("x", Some("x")).is_empty());
+    }
 
     #[test]
     fn emails() {

@@ -356,6 +356,9 @@ pub struct ModelSettings {
     /// carry no where clause, so that no subscriber (an admin's change stream of tokens) and
     /// no listener on the broker learns a usable token.
     pub id_is_credential: bool,
+    /// Responses carry credentials or personal data (users, tokens): they are sent with
+    /// `Cache-Control: no-store`, so no browser or proxy keeps them.
+    pub no_store: bool,
     /// Other settings by LoopBack name (`ttl`, `maxTTL`, ...), for hooks to read.
     pub extra: serde_json::Map<String, Value>,
 }
@@ -373,6 +376,7 @@ impl Default for ModelSettings {
             omit_nulls: false,
             confirm_changes: false,
             id_is_credential: false,
+            no_store: false,
             extra: serde_json::Map::new(),
         }
     }

@@ -301,11 +301,51 @@ impl RestApi {
     /// }
     /// ```
     pub fn explorer_with(&self, doc: utoipa::openapi::OpenApi) -> impl actix_web::dev::HttpServiceFactory + use<> {
+        use actix_web::http::header::{self, HeaderValue};
+        // No other site may show the explorer in a frame (clickjacking), and browsers do not
+        // guess its files' types.
+        fn guarded(mut res: actix_web::HttpResponse) -> actix_web::HttpResponse {
+            let headers = res.headers_mut();
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            res
+        }
         let redirect = web::resource("/explorer").route(web::get().to(|| async {
-            actix_web::HttpResponse::MovedPermanently().insert_header(("Location", "/explorer/")).finish()
+            guarded(actix_web::HttpResponse::MovedPermanently().insert_header(("Location", "/explorer/")).finish())
         }));
-        let ui = utoipa_swagger_ui::SwaggerUi::new("/explorer/{_:.*}").url("/explorer/openapi.json", doc);
-        (redirect, ui)
+        let json = std::sync::Arc::new(serde_json::to_vec(&doc).unwrap_or_default());
+        let document =
+            web::resource("/explorer/openapi.json").route(
+                web::get().to(move || {
+                    let json = std::sync::Arc::clone(&json);
+                    async move {
+                        guarded(actix_web::HttpResponse::Ok().content_type("application/json").body(json.to_vec()))
+                    }
+                }),
+            );
+        let config = std::sync::Arc::new(utoipa_swagger_ui::Config::new(["/explorer/openapi.json"]));
+        let files = web::resource("/explorer/{file:.*}").route(web::get().to(move |file: web::Path<String>| {
+            let config = std::sync::Arc::clone(&config);
+            async move {
+                let res = match utoipa_swagger_ui::serve(&file, config) {
+                    Ok(Some(found)) => {
+                        let mut res = actix_web::HttpResponse::Ok();
+                        if found.gzpipped {
+                            res.insert_header((header::CONTENT_ENCODING, header::ContentEncoding::Gzip));
+                        }
+                        res.content_type(found.content_type).body(found.bytes.to_vec())
+                    }
+                    Ok(None) => actix_web::HttpResponse::NotFound().finish(),
+                    Err(e) => {
+                        tracing::error!(target: "persisted_model::explorer", error = %e, "the explorer's file");
+                        actix_web::HttpResponse::InternalServerError().finish()
+                    }
+                };
+                guarded(res)
+            }
+        }));
+        (redirect, document, files)
     }
 
     /// `GET /healthz` (200 while the process serves requests) and `GET /readyz` (200 when the

@@ -101,7 +101,10 @@ impl ModelRoutes {
             for (verb, target) in routes {
                 resource = resource.route(web::method(verb).to(move |req: HttpRequest, payload: Payload| {
                     let target = Arc::clone(&target);
-                    async move { answer(dispatch(req, payload, &target).await) }
+                    async move {
+                        let res = dispatch(req, payload, &target).await;
+                        answer(res, target.model.definition())
+                    }
                 }));
             }
             // A known path with another verb: LoopBack's 404, not actix's 405. The resource
@@ -119,27 +122,29 @@ impl ModelRoutes {
     }
 }
 
-/// The response, or the error's; the connection closes after an error that left the body
-/// unread (too slow, too large, or a client over its share), so that the rest of it is
-/// never read as a request of its own.
-fn answer(result: crate::Result<HttpResponse>) -> HttpResponse {
-    match result {
+/// The response, or the error's, with the headers every answer of the API has: browsers do
+/// not guess its type (`nosniff`), and answers about users and tokens are never stored
+/// (`no-store`). The connection closes after an error that left the body unread (too slow,
+/// too large, or a client over its share), so that the rest of it is never read as a
+/// request of its own.
+fn answer(result: crate::Result<HttpResponse>, model: &crate::model::ModelDefinition) -> HttpResponse {
+    use actix_web::http::header::{self, HeaderValue};
+    let mut res = match result {
         Ok(res) => res,
         Err(e) => {
             let mut res = actix_web::ResponseError::error_response(&e);
-            let status = res.status();
-            if matches!(status.as_u16(), 408 | 413 | 429) {
+            if matches!(res.status().as_u16(), 408 | 413 | 429) {
                 res.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
-            }
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                res.headers_mut().insert(
-                    actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from_static("1"),
-                );
             }
             res
         }
+    };
+    let headers = res.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if model.settings.no_store {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    res
 }
 
 /// `Shared class "Product" has no method handling GET /x`, for `rest` (`/x`) of the model's path.
