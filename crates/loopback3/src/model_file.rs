@@ -51,6 +51,10 @@ pub(crate) struct ModelFile {
     mixins: BTreeMap<String, Value>,
     #[serde(default)]
     validations: Vec<Value>,
+    /// The other settings (`caseSensitiveEmail`, `rejectPasswordChangesViaPatchOrReplace`,
+    /// ...), kept by their LoopBack names for the hooks that read them.
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -319,6 +323,10 @@ impl ModelFile {
         }
         def.settings.public = public;
         def.settings.fixed_storage_names = fixed;
+        // LoopBack reads a model's settings at its top level and in `options`.
+        for (key, value) in self.options.iter().chain(&self.other) {
+            def.settings.extra.insert(key.clone(), value.clone());
+        }
         def.settings.force_id = self.force_id;
         if let Some(replace) = self.replace_on_put {
             def.settings.replace_on_put = replace;
@@ -449,6 +457,20 @@ mod tests {
         assert_eq!(warnings, vec!["Product: the remote method \"discount\" is not carried over"]);
         let mysql = product.convert(DbBackend::MySql, true).unwrap().definition;
         assert_eq!((mysql.table.as_str(), mysql.property("inStock").unwrap().column.as_str()), ("Product", "inStock"));
+    }
+
+    #[test]
+    fn settings_are_kept_by_their_loopback_names() {
+        let customer = file(serde_json::json!({
+            "name": "Customer", "base": "User",
+            "caseSensitiveEmail": false,
+            "options": {"rejectPasswordChangesViaPatchOrReplace": true},
+            "properties": {}
+        }));
+        let c = customer.convert_user(DbBackend::Postgres, true).unwrap();
+        let extra = &c.definition.settings.extra;
+        assert_eq!(extra.get("caseSensitiveEmail"), Some(&serde_json::json!(false)));
+        assert_eq!(extra.get("rejectPasswordChangesViaPatchOrReplace"), Some(&serde_json::json!(true)));
     }
 
     #[test]
