@@ -226,6 +226,10 @@ async fn two_processes(database_url: &str, redis: Option<&str>) {
     let want = format!(r#""target":{},"data":{{"#, created["id"]);
     read_until(&mut stream, &mut seen, Duration::from_secs(1), |s| s.contains(&want) && s.contains("Made on B")).await;
 
+    // A process that has just connected waits the whole lease before it answers a revoking
+    // write (it may not have heard every other's hello yet): these have listened long enough.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
     // Anyone who can NOTIFY on the database (or PUBLISH on the Redis server) cannot speak for
     // a process: a forged change reaches no stream, and a forged hello makes no write wait
     // for an acknowledgement that never comes.

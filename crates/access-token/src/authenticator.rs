@@ -54,6 +54,22 @@ impl Authenticator for TokenAuthenticator {
         ]
     }
 
+    /// A token's change concerns the streams opened with that token only: a change names a
+    /// token by its fingerprint (the stored id, or with raw ids the fingerprint of it), and one
+    /// that names none (a delete of a user's tokens) concerns every stream.
+    fn affects(&self, change: &persisted_model::ModelChange, req: &HttpRequest, _caller: &Caller) -> bool {
+        if change.model != self.token_model {
+            return true;
+        }
+        let (Some(Value::String(target)), Some(current)) =
+            (&change.target, req.extensions().get::<CurrentToken>().cloned())
+        else {
+            return true;
+        };
+        let named = if self.raw_ids { token::fingerprint(&current.fingerprint) } else { current.fingerprint };
+        *target == named
+    }
+
     fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>> {
         Box::pin(async move {
             let Some(raw) = token_from_request(req) else { return Ok(Caller::anonymous()) };

@@ -227,6 +227,10 @@ impl AccessTokens {
         let table = |d: &mut persisted_model::ModelDefinition| d.table = format!("{prefix}{}", d.table);
         let custom_user = self.user_model.is_some();
         let user_rules = self.user_hooks.unwrap_or_default();
+        let restrict_reset = match &self.user_model {
+            Some(own) => user_rules.restricts_reset(own.definition()),
+            None => user_rules.reset_password_needs_reset_token,
+        };
         let token_name =
             self.token_model.as_ref().map_or_else(|| TOKEN_MODEL.to_owned(), |t| t.definition().name.clone());
         let user = self
@@ -256,6 +260,7 @@ impl AccessTokens {
                     std::sync::Arc::new(throttle::Attempts::new(t, format!("{prefix}persisted_model_throttle")))
                 }),
                 user_rules,
+                restrict_reset,
             ));
         let token_path = self.token_path.clone();
         // The hooks and the authenticator share the token cache and the settings.

@@ -76,6 +76,7 @@ pub(crate) fn user_methods(
     notifier: Option<ResetNotifier>,
     guard: Guard,
     rules: UserHooks,
+    restrict_reset: bool,
 ) -> Vec<RemoteMethod> {
     let (login_guard, change_guard, email_guard, reset_guard) = (guard.clone(), guard.clone(), guard.clone(), guard);
     vec![
@@ -152,7 +153,7 @@ pub(crate) fn user_methods(
             AccessType::Execute,
             CustomHandler::new(true, move |call| set_password(call, rules)),
         )
-        .scopes(&["DEFAULT", "reset-password"])
+        .scopes(if restrict_reset { &["reset-password"] } else { &["DEFAULT", "reset-password"] })
         .describe("Set the caller's password with a reset token.")
         .body_schema(strings(&["newPassword"], &["newPassword"])),
     ]
@@ -167,16 +168,15 @@ fn credential(body: &serde_json::Map<String, Value>, which: Credential) -> Resul
     }
 }
 
-/// The users whose `key` is `value` exactly (MariaDB's collations ignore trailing spaces: the
-/// rows it finds are compared again here).
+/// The user whose `key` is `value` exactly, on every back end.
 async fn user_by(
     users: &persisted_model::Store<'_>,
     key: &str,
     value: &str,
 ) -> Result<Option<serde_json::Map<String, Value>>, PmError> {
-    let value = Value::String(value.to_owned());
-    let filter = Filter { where_: Some(Where::eq(key, value.clone())), limit: Some(10), ..Filter::default() };
-    Ok(users.find_raw(filter).await?.into_iter().find(|u| u.get(key) == Some(&value)))
+    let exactly = user::exactly(key, &Value::String(value.to_owned()));
+    let filter = Filter { where_: Some(exactly), limit: Some(1), ..Filter::default() };
+    Ok(users.find_raw(filter).await?.pop())
 }
 
 async fn login(call: Call, guard: Guard, rules: UserHooks) -> Result<HttpResponse, PmError> {

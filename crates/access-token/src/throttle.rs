@@ -127,9 +127,11 @@ impl Attempts {
                     self.table
                 );
                 if let Err(e) = db.execute_unprepared(&create).await {
-                    // Two processes creating it at once: the other one did (the next statement shows).
+                    // Two processes creating it at once: the other one did (checked below).
                     tracing::debug!(target: "persisted_model::access_token", error = %e, "creating the throttle table");
                 }
+                // Ready only once it is there: a failure here is tried again at the next attempt.
+                db.execute_unprepared(&format!("SELECT k FROM {} WHERE 1 = 0", self.table)).await?;
                 Ok(())
             })
             .await
@@ -144,19 +146,45 @@ impl Attempts {
     /// it is refused).
     pub(crate) async fn attempt(&self, store: &persisted_model::Store<'_>, keys: &[Key]) -> Result<(), Error> {
         self.ensure_table(&store.db).await?;
+        // Two attempts that make new rows side by side may deadlock on MySQL's gap locks (the
+        // database picks one to fail): that one is counted again.
+        let mut tries = 0;
+        let refused = loop {
+            tries += 1;
+            match self.count(store, keys).await {
+                Err(e) if tries < 3 && is_deadlock(&e) => continue,
+                other => break other?,
+            }
+        };
+        match refused {
+            Some(ms) => {
+                let seconds = u64::try_from(ms).unwrap_or(0).div_ceil(1000);
+                Err(Error::too_many_requests(format!("Too many attempts; retry in {seconds} s"), seconds)
+                    .with_code("TOO_MANY_ATTEMPTS"))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// One transaction of [`attempt`](Self::attempt): the milliseconds to wait, if refused.
+    async fn count(&self, store: &persisted_model::Store<'_>, keys: &[Key]) -> Result<Option<i64>, Error> {
         let now = now_ms();
         let window = millis(self.throttle.window);
-        let refused = store
+        store
             .transaction(async |s| {
                 let db = &s.db;
+                let mut rows = Vec::with_capacity(keys.len());
+                for key in keys {
+                    rows.push(lock_row(db, &self.table, &key.name, now).await?);
+                }
+                // A key that is waiting refuses the attempt, which counts for none of them (an
+                // address already held back cannot lock accounts out).
+                if let Some(ms) = rows.iter().filter(|r| r.2 > now).map(|r| r.2 - now).max() {
+                    return Ok(Some(ms));
+                }
                 let mut refused: Option<i64> = None;
                 let mut refuse = |ms: i64| refused = Some(refused.unwrap_or(0).max(ms));
-                for key in keys {
-                    let (attempts, since, locked_until) = lock_row(db, &self.table, &key.name, now).await?;
-                    if locked_until > now {
-                        refuse(locked_until - now);
-                        continue;
-                    }
+                for (key, (attempts, since, _)) in keys.iter().zip(rows) {
                     let (attempts, since) = if now - since > window { (1, now) } else { (attempts + 1, since) };
                     let allowance = i64::from(self.allowance(key.kind));
                     let mut until = 0;
@@ -173,15 +201,7 @@ impl Attempts {
                 }
                 Ok(refused)
             })
-            .await?;
-        match refused {
-            Some(ms) => {
-                let seconds = u64::try_from(ms).unwrap_or(0).div_ceil(1000);
-                Err(Error::too_many_requests(format!("Too many attempts; retry in {seconds} s"), seconds)
-                    .with_code("TOO_MANY_ATTEMPTS"))
-            }
-            None => Ok(()),
-        }
+            .await
     }
 
     /// The attempt succeeded: the account's count starts over, and the address's attempt is
@@ -199,6 +219,21 @@ impl Attempts {
         }
         Ok(())
     }
+}
+
+/// Whether the database gave up a transaction to break a deadlock (MySQL 1213, PostgreSQL
+/// 40P01 and 40001).
+fn is_deadlock(err: &Error) -> bool {
+    let Error::Database(db) = err else { return false };
+    let (DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))) = &**db
+    else {
+        return false;
+    };
+    let sqlx::Error::Database(e) = &**e else { return false };
+    if let Some(mysql) = e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return mysql.number() == 1213;
+    }
+    matches!(e.code().as_deref(), Some("40P01" | "40001"))
 }
 
 /// A statement with `?` placeholders, as PostgreSQL wants them (`$1`...) where it is one.

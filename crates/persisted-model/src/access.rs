@@ -28,6 +28,15 @@ pub trait Authenticator: Send + Sync + 'static {
     /// `INVALID_TOKEN`) for an expired token.
     fn authenticate<'a>(&'a self, req: &'a HttpRequest, state: &'a RestState) -> BoxFuture<'a, Result<Caller>>;
 
+    /// Whether `change` may have revoked the credential `req` was authenticated with, or a role
+    /// its caller holds: a change stream opened with it authenticates again. By default every
+    /// change of a model whose changes need confirming (tokens, roles) may; access-token's
+    /// authenticator narrows a token's change to the streams opened with that token.
+    fn affects(&self, change: &crate::changes::ModelChange, req: &HttpRequest, caller: &Caller) -> bool {
+        let _ = (change, req, caller);
+        true
+    }
+
     /// How callers present their credentials, for the OpenAPI document: each scheme by name.
     /// Operations that anonymous callers may not call require one of them. None by default.
     fn security_schemes(&self) -> Vec<(String, utoipa::openapi::security::SecurityScheme)> {

@@ -96,10 +96,11 @@ pub(crate) fn close_idle_connections(db: &DatabaseConnection) {
     }
 }
 
-/// Whether a statement writes (its turn is taken in the [`WriteGate`]).
+/// Whether a statement writes (its turn is taken in the [`WriteGate`]): a change of rows, or
+/// of the schema (a table made on first use).
 fn writes(sql: &str) -> bool {
     let verb = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-    ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|w| verb.eq_ignore_ascii_case(w))
+    ["INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP"].iter().any(|w| verb.eq_ignore_ascii_case(w))
 }
 
 #[derive(Clone, Copy)]
@@ -148,15 +149,15 @@ impl<'a> Db<'a> {
 
     /// Records that the write publishes a change other processes must acknowledge (`revokes`:
     /// one that may revoke a token or a role), so that its transaction raises the revocation
-    /// epoch and waits for the acknowledgements. Outside a transaction it does nothing: every
-    /// write of such a model runs in one.
-    pub(crate) fn note_confirmed_change(&self, revokes: bool) {
-        if let Conn::Transaction(t) = self.conn {
-            t.confirms.store(true, Ordering::Relaxed);
-            if revokes {
-                t.revokes.store(true, Ordering::Relaxed);
-            }
+    /// epoch; the change's number, once published, goes where this returns, for the
+    /// transaction to wait for its acknowledgements. Outside a transaction it does nothing:
+    /// every write of such a model runs in one.
+    pub(crate) fn note_confirmed_change(&self, revokes: bool) -> Option<Arc<AtomicU64>> {
+        let Conn::Transaction(t) = self.conn else { return None };
+        if revokes {
+            t.revokes.store(true, Ordering::Relaxed);
         }
+        Some(Arc::clone(&t.confirm_seq))
     }
 
     /// Begins a transaction, or `None` when this handle is in one already (a hook's nested
@@ -181,7 +182,7 @@ impl<'a> Db<'a> {
                 Ok(Some(Transaction {
                     txn,
                     after_commit: Mutex::new(Vec::new()),
-                    confirms: AtomicBool::new(false),
+                    confirm_seq: Arc::new(AtomicU64::new(0)),
                     revokes: AtomicBool::new(false),
                     _turn: turn,
                 }))
@@ -201,8 +202,9 @@ impl std::fmt::Debug for Db<'_> {
 pub(crate) struct Transaction {
     txn: DatabaseTransaction,
     after_commit: Mutex<Vec<CommitAction>>,
-    /// It publishes a change that other processes must acknowledge (a token's, a role's).
-    confirms: AtomicBool,
+    /// The number of the last change it publishes that other processes must acknowledge (a
+    /// token's, a role's), set once it is published after the commit; 0 for none.
+    confirm_seq: Arc<AtomicU64>,
     /// ... and one that may revoke something: the revocation epoch is raised before it
     /// commits.
     revokes: AtomicBool,
@@ -211,9 +213,10 @@ pub(crate) struct Transaction {
 }
 
 impl Transaction {
-    /// Whether it publishes a change that needs acknowledging, and whether one may revoke.
-    pub(crate) fn needs_confirming(&self) -> (bool, bool) {
-        (self.confirms.load(Ordering::Relaxed), self.revokes.load(Ordering::Relaxed))
+    /// Where the number of its last change that needs acknowledging is set once published,
+    /// and whether one of its changes may revoke something.
+    pub(crate) fn needs_confirming(&self) -> (Arc<AtomicU64>, bool) {
+        (Arc::clone(&self.confirm_seq), self.revokes.load(Ordering::Relaxed))
     }
 
     /// The handle statements of this transaction run on.

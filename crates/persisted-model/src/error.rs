@@ -257,9 +257,7 @@ impl From<DbErr> for Error {
             Error::Unavailable(Box::new(err))
         } else if is_timeout(&err) {
             Error::Timeout(Box::new(err))
-        } else if let DbErr::Custom(message) = &err
-            && let Some(detail) = message.strip_prefix(crate::connection::REGEXP_GAVE_UP)
-        {
+        } else if let Some(detail) = regexp_gave_up(&err) {
             // MariaDB's PCRE2 gave up on a value (its match limit): the rows are not known.
             Error::bad_request(format!(
                 "The database gave up matching the regular expression on a stored value ({}): simplify the pattern",
@@ -270,6 +268,20 @@ impl From<DbErr> for Error {
             Error::Database(Box::new(err))
         }
     }
+}
+
+/// What the database said when its regular expression engine gave up on a value: MariaDB's
+/// warning (read after the statement), MySQL's errors 3698 and 3699 (ICU's stack and time
+/// limits).
+fn regexp_gave_up(err: &DbErr) -> Option<String> {
+    use sea_orm::RuntimeErr;
+    if let DbErr::Custom(message) = err {
+        return message.strip_prefix(crate::connection::REGEXP_GAVE_UP).map(str::to_owned);
+    }
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err else { return None };
+    let sqlx::Error::Database(db) = &**e else { return None };
+    let mysql = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
+    matches!(mysql.number(), 3698 | 3699).then(|| mysql.message().to_owned())
 }
 
 /// Whether the database stopped a statement at its time limit: PostgreSQL's

@@ -48,8 +48,9 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// An email address as it is stored, looked up and compared: trimmed, in Unicode NFKC, the
-/// domain in lower case (and the local part too unless `case_sensitive`); `None` for one with
+/// An email address as it is stored, looked up and compared: trimmed, in Unicode NFKC, and in
+/// lower case unless `case_sensitive` (then as typed, domain included: a LoopBack 3 database
+/// holds its addresses as they were typed, and LoopBack compared them so); `None` for one with
 /// control characters, inner spaces or invisible characters (zero-width spaces, soft hyphens,
 /// direction marks), which make look-alikes of another address.
 pub(crate) fn normalized_email(raw: &str, case_sensitive: bool) -> Option<String> {
@@ -63,12 +64,7 @@ pub(crate) fn normalized_email(raw: &str, case_sensitive: bool) -> Option<String
     if nfkc.chars().any(refused) {
         return None;
     }
-    Some(match nfkc.rsplit_once('@') {
-        Some((local, domain)) if case_sensitive => format!("{local}@{}", domain.to_lowercase()),
-        Some(_) => nfkc.to_lowercase(),
-        // Not an address: the format check refuses it.
-        None => nfkc,
-    })
+    Some(if case_sensitive { nfkc } else { nfkc.to_lowercase() })
 }
 
 /// Unicode's default-ignorable characters: they show as nothing.
@@ -118,6 +114,10 @@ pub struct UserHooks {
     pub case_sensitive_email: bool,
     /// What a new password must be.
     pub password_policy: PasswordPolicy,
+    /// `reset-password` takes a reset token only (scope `reset-password`), not a login token:
+    /// LoopBack's `restrictResetPasswordTokenScope` (off in LoopBack 3, where any token could
+    /// set a password without the current one). A model's own setting of that name wins.
+    pub reset_password_needs_reset_token: bool,
 }
 
 /// What a new password must be (checked at sign-up, change-password, reset-password and any
@@ -166,6 +166,7 @@ impl Default for UserHooks {
             email_changes_need_password: true,
             case_sensitive_email: false,
             password_policy: PasswordPolicy::default(),
+            reset_password_needs_reset_token: true,
         }
     }
 }
@@ -179,7 +180,18 @@ impl UserHooks {
             email_changes_need_password: false,
             case_sensitive_email: true,
             password_policy: PasswordPolicy::loopback3(),
+            reset_password_needs_reset_token: false,
         }
+    }
+
+    /// Whether `reset-password` on `model` takes reset tokens only.
+    pub(crate) fn restricts_reset(&self, model: &persisted_model::ModelDefinition) -> bool {
+        model
+            .settings
+            .extra
+            .get("restrictResetPasswordTokenScope")
+            .and_then(Value::as_bool)
+            .unwrap_or(self.reset_password_needs_reset_token)
     }
 
     /// Whether `model`'s email addresses are told apart by case.
@@ -348,16 +360,33 @@ async fn persisted_model_rows(users: &persisted_model::Store<'_>, where_: &Where
     Ok(rows.into_iter().filter_map(|r| r.get("id").cloned()).collect())
 }
 
-/// Whether another user has `value` as `key`, compared exactly on every back end (MariaDB's
-/// collations ignore trailing spaces; the rows it finds are compared again here).
+/// `key` equal to `value` exactly, on every back end: `=` (which an index serves) and a `like`
+/// of the escaped value, which the filter language makes a byte comparison on MySQL (whose
+/// collations may ignore case, and ignore trailing spaces) and case-sensitive everywhere.
+pub(crate) fn exactly(key: &str, value: &Value) -> Where {
+    let mut clauses = vec![Where::eq(key, value.clone())];
+    if let Value::String(text) = value {
+        let mut escaped = String::with_capacity(text.len() + 4);
+        for c in text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        clauses.push(Where::Cond { property: key.into(), op: Op::Like(escaped) });
+    }
+    Where::all(clauses)
+}
+
+/// Whether another user has `value` as `key`, compared exactly on every back end.
 async fn taken(ctx: &CallContext<'_>, key: &str, value: &Value, except: Option<&Value>) -> Result<bool, Error> {
     let Some(users) = ctx.store(&ctx.model.name) else { return Ok(false) };
-    let mut clauses = vec![Where::eq(key, value.clone())];
+    let mut clauses = vec![exactly(key, value)];
     if let Some(id) = except {
         clauses.push(Where::Cond { property: "id".into(), op: Op::Neq(id.clone()) });
     }
-    let filter = Filter { where_: Some(Where::all(clauses)), fields: None, limit: Some(10), ..Filter::default() };
-    Ok(users.find_raw(filter).await?.iter().any(|row| row.get(key) == Some(value)))
+    let filter = Filter { where_: Some(Where::all(clauses)), limit: Some(1), ..Filter::default() };
+    Ok(!users.find_raw(filter).await?.is_empty())
 }
 
 /// The fingerprint of the token the request was made with, kept when credentials change.
@@ -374,7 +403,7 @@ mod tests {
     fn look_alike_addresses_are_one_or_refused() {
         use super::normalized_email as n;
         assert_eq!(n("  Alice@Example.COM ", false).as_deref(), Some("alice@example.com"));
-        assert_eq!(n("Alice@Example.COM", true).as_deref(), Some("Alice@example.com"));
+        assert_eq!(n("Alice@Example.COM ", true).as_deref(), Some("Alice@Example.COM"));
         // Fullwidth letters and a decomposed é are their plain forms.
         assert_eq!(n("ａｌｉｃｅ@example.com", false).as_deref(), Some("alice@example.com"));
         assert_eq!(n("e\u{301}lise@example.com", false), n("\u{e9}lise@example.com", false));

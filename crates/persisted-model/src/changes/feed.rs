@@ -23,10 +23,15 @@ pub const SUBSCRIBER_BUFFER: usize = 1_024;
 pub const CONFIRM_TIMEOUT: Duration = LEASE;
 
 /// How often a process tells the others that it is there.
-const HELLO_EVERY: Duration = Duration::from_secs(5);
+const HELLO_EVERY: Duration = Duration::from_secs(1);
 
 /// A process not heard from for this long is no longer waited for.
-const PEER_TTL: Duration = Duration::from_secs(15);
+const PEER_TTL: Duration = Duration::from_secs(5);
+
+/// How long a process listens before it trusts that it knows every other (each says hello
+/// every [`HELLO_EVERY`]): until then, and while messages with another clock arrive, its
+/// revoking writes wait the whole lease instead of the acknowledgements.
+const KNOWS_PEERS_AFTER: Duration = Duration::from_millis(1_500);
 
 /// What a feed listener hears.
 #[derive(Debug, Clone, Copy)]
@@ -86,8 +91,16 @@ pub(crate) struct FeedInner {
     heard_self: AtomicBool,
     /// The highest own change the broker brought back.
     echoed: AtomicU64,
-    /// The latest change a write waits for.
-    awaited: AtomicU64,
+    /// Changes are numbered and queued under this lock, so they go out in the order of their
+    /// numbers (an acknowledgement of one then covers every earlier one that went out).
+    ordering: Mutex<()>,
+    /// Changes the broker refused even alone, with when: whoever waits for one waits the
+    /// whole lease.
+    lost: Mutex<Vec<(u64, Instant)>>,
+    /// When the broker last connected (`None` while it is not).
+    connected_at: Mutex<Option<Instant>>,
+    /// When a signed message with a time too far from this process's clock last came.
+    clock_mismatch_at: Mutex<Option<Instant>>,
     /// The other processes listening, as their messages showed them.
     peers: Mutex<HashMap<String, Peer>>,
     /// The last message number heard from each process, and when.
@@ -150,29 +163,29 @@ impl ChangeFeed {
     }
 
     /// Hands a committed change to this process's subscribers and listeners, and to the
-    /// broker for the others. `confirm`: [`confirmed`](Self::confirmed) waits for it.
-    pub fn publish(&self, change: ModelChange, confirm: bool) {
+    /// broker for the others; returns its number. `confirm`: [`confirmed`](Self::confirmed)
+    /// can wait for it.
+    pub fn publish(&self, change: ModelChange, confirm: bool) -> u64 {
         let inner = &self.inner;
-        let seq = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let change = Arc::new(change);
-        if inner.outbox.is_some() {
-            if confirm {
-                inner.awaited.fetch_max(seq, Ordering::SeqCst);
-            }
+        let seq = {
+            let _order = inner.ordering.lock();
+            let seq = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
             // Encoded by the publishing task, off the request's path.
             inner.send(Outgoing::Change { seq, change: Arc::clone(&change), confirm });
-        }
+            seq
+        };
         inner.dispatch(change);
+        seq
     }
 
-    /// Waits until every change published with `confirm` so far has been applied by every
-    /// process that may have been listening when it was published (each acknowledges it once
-    /// its listeners have run: a revoked token is out of its cache), or until [`LEASE`] has
-    /// passed since `committed` (by then a process that has not applied a revocation has
-    /// stopped serving from its caches: see [`lease`](super::lease)). At once without a broker.
-    pub async fn confirmed(&self, committed: tokio::time::Instant) {
+    /// Waits until change `wanted` (published with `confirm`) has been applied by every process
+    /// that may have been listening when it was published (each acknowledges it once its
+    /// listeners have run: a revoked token is out of its cache), or until [`LEASE`] has passed
+    /// since `committed` (by then a process that has not applied a revocation has stopped
+    /// serving from its caches: see [`lease`](super::lease)). At once without a broker.
+    pub async fn confirmed(&self, wanted: u64, committed: tokio::time::Instant) {
         let inner = &self.inner;
-        let wanted = inner.awaited.load(Ordering::SeqCst);
         if inner.outbox.is_none() || wanted == 0 {
             return;
         }
@@ -185,9 +198,17 @@ impl ChangeFeed {
                 tracing::debug!(target: "persisted_model::changes", "a change was not acknowledged by every process: answered after the lease");
                 return;
             };
+            // Looked at again when it has listened long enough to know its peers.
+            let known_in = inner
+                .connected_at
+                .lock()
+                .ok()
+                .and_then(|at| *at)
+                .and_then(|at| KNOWS_PEERS_AFTER.checked_sub(at.elapsed()))
+                .filter(|d| !d.is_zero());
             tokio::select! {
                 () = notified => {}
-                () = tokio::time::sleep(left) => {}
+                () = tokio::time::sleep(known_in.map_or(left, |d| d.min(left))) => {}
             }
         }
     }
@@ -294,7 +315,10 @@ impl FeedInner {
             connected: AtomicBool::new(false),
             heard_self: AtomicBool::new(false),
             echoed: AtomicU64::new(0),
-            awaited: AtomicU64::new(0),
+            ordering: Mutex::new(()),
+            lost: Mutex::new(Vec::new()),
+            connected_at: Mutex::new(None),
+            clock_mismatch_at: Mutex::new(None),
             peers: Mutex::new(HashMap::new()),
             numbers: Mutex::new(HashMap::new()),
             lease: Mutex::new(None),
@@ -325,11 +349,32 @@ impl FeedInner {
     /// back (the broker delivers in one order to all, so a process first heard after it read
     /// it before its own first message).
     fn is_confirmed(&self, wanted: u64) -> bool {
-        if self.echoed.load(Ordering::SeqCst) < wanted {
+        if self.echoed.load(Ordering::SeqCst) < wanted || !self.knows_peers() {
+            return false;
+        }
+        // A change the broker refused reached nobody, whatever came back after it.
+        if self.lost.lock().map_or(true, |lost| lost.iter().any(|(seq, _)| *seq == wanted)) {
             return false;
         }
         let Ok(peers) = self.peers.lock() else { return false };
         peers.values().filter(|p| p.heard_at < wanted && p.last_seen.elapsed() < PEER_TTL).all(|p| p.acked >= wanted)
+    }
+
+    /// Whether this process has listened long enough to have heard every other say hello, and
+    /// no message with another clock (which it had to drop) came lately.
+    fn knows_peers(&self) -> bool {
+        let listened =
+            self.connected_at.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() >= KNOWS_PEERS_AFTER);
+        let mismatch = self.clock_mismatch_at.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < PEER_TTL);
+        listened && !mismatch
+    }
+
+    /// Records that change `seq` could not be published.
+    fn lost(&self, seq: u64) {
+        if let Ok(mut lost) = self.lost.lock() {
+            lost.retain(|(_, at)| at.elapsed() < 2 * LEASE);
+            lost.push((seq, Instant::now()));
+        }
     }
 
     /// The message as the broker carries it: signed, numbered, dated, and (a change) fitted
@@ -392,7 +437,14 @@ impl FeedInner {
             Ok(m) => m,
             Err(Dropped::Unsigned) => return self.drop_message("not signed with the feed's secret"),
             Err(Dropped::Unreadable) => return self.drop_message("unreadable"),
-            Err(Dropped::Stale) => return self.drop_message("too old (a replay, or clocks that disagree)"),
+            Err(Dropped::Stale) => {
+                // Signed, so a process of this application (or a replay of one): its clock may
+                // be off, and then this one cannot know it as a peer.
+                if let Ok(mut at) = self.clock_mismatch_at.lock() {
+                    *at = Some(Instant::now());
+                }
+                return self.drop_message("too old or too new (a replay, or clocks that disagree)");
+            }
         };
         let header = message.header;
         if !self.is_new(&header.process, header.number) {
@@ -454,6 +506,9 @@ impl FeedInner {
         self.heard_self.store(false, Ordering::SeqCst);
         if yes {
             if !self.connected.load(Ordering::SeqCst) {
+                if let Ok(mut at) = self.connected_at.lock() {
+                    *at = Some(Instant::now());
+                }
                 self.may_have_missed();
                 self.connected.store(true, Ordering::SeqCst);
                 // The others wait for this process's acknowledgements from now on, and its
@@ -464,6 +519,9 @@ impl FeedInner {
             return;
         }
         let was = self.connected.swap(false, Ordering::SeqCst);
+        if let Ok(mut at) = self.connected_at.lock() {
+            *at = None;
+        }
         self.echo.notify_waiters();
         self.may_have_missed();
         if was && !self.is_closed() {
@@ -509,8 +567,10 @@ async fn renew_lease(reader: EpochReader, feed: Arc<FeedInner>) {
         let started = Instant::now();
         match tokio::time::timeout(LEASE, reader.read()).await {
             Ok(Ok(epoch)) => {
+                // A revocation committed somewhere: caches are emptied. (Change streams learn of
+                // it from its change; they check again at their keep-alive in case it was lost.)
                 if last.is_some_and(|l| l != epoch) {
-                    feed.may_have_missed();
+                    feed.tell_listeners(Notice::MayHaveMissed);
                 }
                 last = Some(epoch);
                 if let Ok(mut lease) = feed.lease.lock() {
@@ -568,24 +628,37 @@ async fn publish_all(
             tokio::time::sleep(PUBLISH_LINGER).await;
         }
         let mut batch = vec![feed.encode(&message, max)];
+        let mut seqs = vec![change_seq(&message)];
         while batch.len() < PUBLISH_BATCH
             && let Ok(more) = outbox.try_recv()
         {
             batch.push(feed.encode(&more, max));
+            seqs.push(change_seq(&more));
             taken += 1;
         }
         if let Err(e) = broker.publish_many(&batch).await {
             tracing::warn!(target: "persisted_model::changes", error = %e, messages = batch.len(), "a batch of changes was refused: sending them one by one");
-            for message in &batch {
+            for (message, seq) in batch.iter().zip(&seqs) {
                 if let Err(e) = broker.publish(message).await {
                     // The others miss this message: a revocation is still seen within the
                     // lease (the epoch), a change stream misses one event.
                     tracing::error!(target: "persisted_model::changes", error = %e, "a change could not be published");
+                    if let Some(seq) = seq {
+                        feed.lost(*seq);
+                    }
                 }
             }
         }
         // Passed on (or given up): `flush` waits for no more than this.
         feed.handed.send_modify(|n| *n += taken);
+    }
+}
+
+/// The number of a change message.
+fn change_seq(message: &Outgoing) -> Option<u64> {
+    match message {
+        Outgoing::Change { seq, .. } => Some(*seq),
+        _ => None,
     }
 }
 
@@ -612,10 +685,13 @@ mod tests {
     use super::*;
     use crate::testing::product_definition;
 
-    /// A feed with a broker that is never started: what it would send is in the receiver.
+    /// A feed with a broker that is never started, listening long enough to know its peers:
+    /// what it would send is in the receiver.
     fn shared_feed() -> (FeedInner, mpsc::UnboundedReceiver<Outgoing>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (FeedInner::new(Some(tx), FeedSecret::new("k"), false, Vec::new()), rx)
+        let inner = FeedInner::new(Some(tx), FeedSecret::new("k"), false, Vec::new());
+        *inner.connected_at.lock().unwrap() = Instant::now().checked_sub(KNOWS_PEERS_AFTER);
+        (inner, rx)
     }
 
     /// A message from `process`, signed with the test secret.
@@ -646,7 +722,7 @@ mod tests {
         assert_eq!(change.target, Some(json!(1)));
         assert_eq!(heard.load(Ordering::SeqCst), 1);
         // Nothing to confirm without a broker.
-        feed.confirmed(tokio::time::Instant::now()).await;
+        feed.confirmed(1, tokio::time::Instant::now()).await;
         assert!(feed.is_complete());
         assert!(!ChangeFeed::with_listeners(false, Vec::new()).is_complete());
     }
@@ -747,9 +823,36 @@ mod tests {
         feed.inner.receive(&from("silent", 1, json!({"hello": true})));
         let row = json!({"id": 1}).as_object().unwrap().clone();
         let committed = tokio::time::Instant::now();
-        feed.publish(ModelChange::updated(&product_definition(), &row), true);
-        let waited = tokio::time::timeout(LEASE * 2, feed.confirmed(committed)).await;
+        let seq = feed.publish(ModelChange::updated(&product_definition(), &row), true);
+        let waited = tokio::time::timeout(LEASE * 2, feed.confirmed(seq, committed)).await;
         assert!(waited.is_ok(), "answered within the lease");
+        assert!(committed.elapsed() >= LEASE, "not before: the silent process did not acknowledge");
+    }
+
+    #[tokio::test]
+    async fn a_lost_change_is_not_confirmed_by_a_later_one() {
+        let (inner, _rx) = shared_feed();
+        let me = inner.process.clone();
+        inner.lost(5);
+        inner.receive(&from(&me, 1, token_removed(6)));
+        assert!(inner.is_confirmed(6));
+        assert!(!inner.is_confirmed(5), "5 never went out: its write waits the lease");
+    }
+
+    #[tokio::test]
+    async fn a_process_that_may_not_know_its_peers_waits_the_lease() {
+        let (inner, _rx) = shared_feed();
+        let me = inner.process.clone();
+        inner.receive(&from(&me, 1, token_removed(1)));
+        assert!(inner.is_confirmed(1));
+        // Just connected: the hellos of the others may not have come yet.
+        *inner.connected_at.lock().unwrap() = Some(Instant::now());
+        assert!(!inner.is_confirmed(1));
+        *inner.connected_at.lock().unwrap() = Instant::now().checked_sub(KNOWS_PEERS_AFTER);
+        // A signed message from a process whose clock is off: it cannot be known as a peer.
+        let skewed = json!({"p": "skewed", "n": 1, "at": wire::now_ms() - 3_600_000, "hello": true});
+        inner.receive(&FeedSecret::new("k").sign(&skewed.to_string()));
+        assert!(!inner.is_confirmed(1));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub(crate) struct Subscription {
     /// The method the subscription itself is authorized as, checked again when the caller's
     /// token or roles may have changed.
     subscribe: Option<RemoteMethod>,
+    /// The caller was checked once the stream had subscribed.
+    checked_once: std::cell::Cell<bool>,
 }
 
 /// Reads `options` (`{where, fields}`): the `options` query argument, or the body's `options`
@@ -99,7 +101,8 @@ impl Subscription {
         let (find_by_id, find, subscribe) = (named("findById"), named("find"), named("createChangeStream"));
         let (where_, fields) = options;
         let caller = RefCell::new(caller);
-        Self { state, model, request, caller, row_rule, where_, fields, find_by_id, find, subscribe }
+        let checked_once = std::cell::Cell::new(false);
+        Self { state, model, request, caller, row_rule, where_, fields, find_by_id, find, subscribe, checked_once }
     }
 
     /// The streaming response: an opening comment (so that clients see the stream open), one
@@ -114,6 +117,14 @@ impl Subscription {
         let state: Option<Looping> = Some((Rc::new(self), receiver, tick, feed));
         let events = futures_util::stream::unfold(state, |state| async move {
             let (sub, mut receiver, mut tick, feed) = state?;
+            // Once subscribed, the caller is checked again: a logout between the request's
+            // authentication and the subscription would otherwise go unheard.
+            if !sub.checked_once.replace(true)
+                && sub.caller.borrow().is_authenticated()
+                && let Some(last) = sub.check_caller().await
+            {
+                return Some((Ok(last), None));
+            }
             loop {
                 let expiry = sub.expiry();
                 tokio::select! {
@@ -140,6 +151,13 @@ impl Subscription {
                         Err(RecvError::Closed) => return Some((Ok(end()), None)),
                     },
                     _ = tick.tick() => {
+                        // Now and then the caller is checked again, in case the change that
+                        // revoked its token never came (the broker lost it).
+                        if sub.caller.borrow().is_authenticated()
+                            && let Some(last) = sub.check_caller().await
+                        {
+                            return Some((Ok(last), None));
+                        }
                         return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), Some((sub, receiver, tick, feed))));
                     }
                     () = sleep_until(expiry) => {
@@ -176,9 +194,11 @@ impl Subscription {
     /// a create, of a model whose changes every process must acknowledge (tokens, roles,
     /// role mappings).
     fn may_change_the_caller(&self, change: &ModelChange) -> bool {
-        self.caller.borrow().is_authenticated()
+        let caller = self.caller.borrow();
+        caller.is_authenticated()
             && crate::changes::revokes(change)
             && self.state.registry.get(&change.model).is_some_and(|m| m.definition().settings.confirm_changes)
+            && self.state.authenticator.as_ref().is_some_and(|a| a.affects(change, &self.request, &caller))
     }
 
     /// Authenticates the subscription's request again and checks that the caller may still

@@ -332,17 +332,8 @@ fn class_item(item: &ClassSetItem, out: &mut String, fold: Fold) -> Result<(), S
             push_class_literal(range.start.c, out)?;
             out.push('-');
             push_class_literal(range.end.c, out)?;
-            // The other cases of a range's letters, for ranges of a reasonable size (a larger
-            // one, such as a whole script, holds both cases already).
-            let (start, end) = (u32::from(range.start.c), u32::from(range.end.c));
-            if fold != Fold::None && end.saturating_sub(start) <= 1_000 {
-                for c in (start..=end).filter_map(char::from_u32) {
-                    for other in variants(c, fold).into_iter().skip(1) {
-                        if !(range.start.c..=range.end.c).contains(&other) {
-                            push_class_literal(other, out)?;
-                        }
-                    }
-                }
+            if fold != Fold::None {
+                other_cases(range.start.c, range.end.c, fold, out)?;
             }
             Ok(())
         }
@@ -361,6 +352,28 @@ fn class_item(item: &ClassSetItem, out: &mut String, fold: Fold) -> Result<(), S
         ClassSetItem::Bracketed(_) => Err("nested bracket classes are not supported in regexp".into()),
         ClassSetItem::Union(union) => union.items.iter().try_for_each(|i| class_item(i, out, fold)),
     }
+}
+
+/// The letters outside `start..=end` that `fold` matches with a letter inside it: Unicode's
+/// simple case folding of the range, less the range (at most the few thousand letters that
+/// have other cases, however wide the range), each kept when `fold` agrees.
+fn other_cases(start: char, end: char, fold: Fold, out: &mut String) -> Result<(), String> {
+    use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
+    let mut folded = ClassUnicode::new([ClassUnicodeRange::new(start, end)]);
+    folded.case_fold_simple();
+    let inside = |c: char| (start..=end).contains(&c);
+    for r in folded.iter() {
+        let below = (r.start() < start).then(|| (r.start(), char::from_u32(u32::from(start) - 1).unwrap_or(start)));
+        let above = (r.end() > end).then(|| (char::from_u32(u32::from(end) + 1).unwrap_or(end), r.end()));
+        for (from, to) in below.into_iter().chain(above) {
+            for c in (u32::from(from.max(r.start()))..=u32::from(to.min(r.end()))).filter_map(char::from_u32) {
+                if !inside(c) && variants(c, fold).into_iter().skip(1).any(inside) {
+                    push_class_literal(c, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// POSIX classes spelled out as ranges, so every back end reads them as ASCII.
@@ -449,6 +462,9 @@ mod tests {
         assert_eq!(case_folded("\u{212A}"), "\u{212A}");
         assert_eq!(case_folded("σ"), "[σΣς]");
         assert_eq!(case_folded("[a-c]"), "[a-cABC]");
+        // However wide the range: the letters of other cases it lacks are added.
+        assert!(regex::Regex::new(&case_folded("^[a-\u{4ff}]$")).unwrap().is_match("A"));
+        assert!(!regex::Regex::new(&case_folded("^[a-\u{4ff}]$")).unwrap().is_match("\u{212A}"));
         assert_eq!(case_folded("[^x]1"), "[^xX]1");
         assert_eq!(case_folded("\\.[0-9]"), "\\.[0-9]");
         let re = regex::Regex::new(&format!("^{}$", case_folded("straße σοφία"))).unwrap();

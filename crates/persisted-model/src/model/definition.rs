@@ -346,10 +346,12 @@ pub struct ModelSettings {
     /// The table and column names are final: a [`Layout`](crate::Layout) leaves them as they
     /// are (a LoopBack model file that names its table or columns).
     pub fixed_storage_names: bool,
-    /// A write of this model is answered only once every server process listening on the
-    /// change broker has applied it (at most [`CONFIRM_TIMEOUT`](crate::changes::CONFIRM_TIMEOUT)): the
-    /// access-token crate sets it on the token model, so that a logout on one process is seen
-    /// by the very next request on any other.
+    /// The model's changes may revoke something that other processes cache (tokens, roles): a
+    /// write that may (an update or a delete) raises the revocation epoch in its transaction
+    /// and is answered only once every server process listening on the change broker has
+    /// applied it, or the lease has run out (at most [`CONFIRM_TIMEOUT`](crate::changes::CONFIRM_TIMEOUT)).
+    /// The access-token crate sets it on the token, role and role-mapping models, so that a
+    /// logout on one process is seen by the very next request on any other.
     pub confirm_changes: bool,
     /// The id is a credential (LoopBack 3's raw token ids): change events and the messages
     /// between processes name an instance by the id's [`fingerprint`](crate::fingerprint), and

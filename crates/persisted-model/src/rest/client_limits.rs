@@ -33,19 +33,26 @@ impl ClientLimits {
         Self { per_address, forwarded, in_progress: Arc::default() }
     }
 
-    /// The client's address: the peer's, or the one a trusted proxy forwarded.
+    /// The client's address: the peer's, or the one the trusted proxy in front of the server
+    /// forwarded: the last `for=` of `Forwarded`, else the last entry of `X-Forwarded-For`
+    /// (proxies append to them; the entries before the last are whatever the client wrote).
+    /// The peer's when neither names an address.
     pub(crate) fn address(&self, req: &HttpRequest) -> Option<IpAddr> {
-        if self.forwarded {
-            let info = req.connection_info();
-            let text = info.realip_remote_addr()?;
-            // `ip:port`, `[v6]:port` or a bare address.
-            return text
-                .parse::<IpAddr>()
-                .ok()
-                .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-                .or_else(|| text.trim_start_matches('[').split(']').next()?.parse().ok());
+        let peer = req.peer_addr().map(|a| a.ip());
+        if !self.forwarded {
+            return peer;
         }
-        req.peer_addr().map(|a| a.ip())
+        let last = |name: &str| {
+            let values: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
+            values.last().and_then(|v| v.rsplit(',').next()).map(str::trim).map(str::to_owned)
+        };
+        let forwarded = last("forwarded").and_then(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                key.trim().eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"').to_owned())
+            })
+        });
+        forwarded.or_else(|| last("x-forwarded-for")).and_then(|text| parse_address(&text)).or(peer)
     }
 
     /// A permit for one more request from `req`'s address, or `None` when it has as many in
@@ -60,6 +67,14 @@ impl ClientLimits {
         *n += 1;
         Ok(Some(AddressPermit { address, in_progress: Arc::clone(&self.in_progress) }))
     }
+}
+
+/// `ip`, `ip:port`, `[v6]` or `[v6]:port`.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| text.strip_prefix('[')?.split(']').next()?.parse().ok())
 }
 
 impl Drop for AddressPermit {
@@ -101,11 +116,21 @@ mod tests {
     #[test]
     fn behind_a_trusted_proxy_the_forwarded_address_counts() {
         let limits = ClientLimits::new(1, true);
+        let peer = "10.0.0.9:80".parse().unwrap();
+        // The proxy appended the address it saw; what came before is the client's own writing.
         let req = TestRequest::default()
-            .peer_addr("10.0.0.9:80".parse().unwrap())
-            .insert_header(("X-Forwarded-For", "203.0.113.7"))
+            .peer_addr(peer)
+            .insert_header(("X-Forwarded-For", "1.2.3.4, 203.0.113.7"))
             .to_http_request();
         assert_eq!(limits.address(&req), Some("203.0.113.7".parse().unwrap()));
         assert_eq!(ClientLimits::new(1, false).address(&req), Some("10.0.0.9".parse().unwrap()));
+        let req = TestRequest::default()
+            .peer_addr(peer)
+            .insert_header(("Forwarded", "for=1.2.3.4, for=\"[2001:db8::1]:4711\";proto=https"))
+            .to_http_request();
+        assert_eq!(limits.address(&req), Some("2001:db8::1".parse().unwrap()));
+        // An address the proxy hid is the peer's: never uncounted.
+        let req = TestRequest::default().peer_addr(peer).insert_header(("Forwarded", "for=unknown")).to_http_request();
+        assert_eq!(limits.address(&req), Some("10.0.0.9".parse().unwrap()));
     }
 }

@@ -1050,7 +1050,11 @@ async fn mysql_columns(db: &DatabaseConnection, model: &crate::model::ModelDefin
         }
         let null = if p.required { "NOT NULL" } else { "NULL" };
         let sql = format!("ALTER TABLE `{}` MODIFY `{}` {} {null}", model.table, p.column, wanted.2);
-        db.execute_unprepared(&sql).await?;
+        // A large table takes longer than a request's statement may: on MariaDB the change
+        // runs without the time limit (MySQL's limits SELECTs only, and knows no such prefix).
+        if db.execute_unprepared(&format!("SET STATEMENT max_statement_time = 0 FOR {sql}")).await.is_err() {
+            db.execute_unprepared(&sql).await?;
+        }
     }
     Ok(())
 }

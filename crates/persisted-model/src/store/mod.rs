@@ -112,7 +112,7 @@ impl<'a> Store<'a> {
         match result {
             Ok(value) => {
                 let feed = self.call.changes;
-                let (confirms, revokes) = txn.needs_confirming();
+                let (confirm_seq, revokes) = txn.needs_confirming();
                 if revokes && feed.shares_epoch() {
                     // With the write, atomically: every process sees the epoch move within
                     // its lease, whatever the broker does (`changes::lease`).
@@ -123,10 +123,9 @@ impl<'a> Store<'a> {
                     }
                 }
                 txn.commit().await?;
-                if confirms {
-                    // A revocation (a token's change) is answered once every process knows it.
-                    feed.confirmed(tokio::time::Instant::now()).await;
-                }
+                // A revocation (a token's change) is answered once every process knows it.
+                let seq = confirm_seq.load(std::sync::atomic::Ordering::SeqCst);
+                feed.confirmed(seq, tokio::time::Instant::now()).await;
                 Ok(value)
             }
             Err(e) => {
@@ -156,11 +155,24 @@ impl<'a> Store<'a> {
     /// Publishes `change` once the write commits (at once outside a transaction).
     fn emit(&self, change: crate::changes::ModelChange) {
         let feed = self.call.changes.clone();
-        let confirm = self.def().settings.confirm_changes;
-        if confirm {
-            self.db.note_confirmed_change(crate::changes::revokes(&change));
+        if !self.def().settings.confirm_changes {
+            self.db.on_commit(move || {
+                feed.publish(change, false);
+            });
+            return;
         }
-        self.db.on_commit(move || feed.publish(change, confirm));
+        // Only a change that may revoke is waited for: a grant (a new token, a new role
+        // mapping) reaches the others within milliseconds, and until then they only refuse.
+        let seq_of_write = self
+            .db
+            .note_confirmed_change(crate::changes::revokes(&change))
+            .filter(|_| crate::changes::revokes(&change));
+        self.db.on_commit(move || {
+            let seq = feed.publish(change, true);
+            if let Some(cell) = seq_of_write {
+                cell.fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
     }
 
     /// `where_` narrowed by the model's row rule for this caller (the `access` hook).
