@@ -342,6 +342,10 @@ async fn token_by_id(db: web::Data<Db>, req: HttpRequest, token: web::Path<Strin
     Ok(ok(&found.ok_or_else(not_found)?))
 }
 
+// The allocator the framework's binaries use: the comparison is of the code, not of malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let url = std::env::var("DATABASE_URL").map_err(|_| std::io::Error::other("DATABASE_URL is required"))?;
