@@ -87,10 +87,7 @@ where
     }
 }
 
-/// The caller a request was authenticated as (anonymous before authentication).
-pub fn caller_of(req: &HttpRequest) -> Caller {
-    req.extensions().get::<Caller>().cloned().unwrap_or_default()
-}
+pub use crate::model::caller_of;
 
 /// The caller of a request, as the authenticator found it (cached in the request).
 pub(crate) async fn caller(state: &RestState, req: &HttpRequest) -> Result<Caller> {

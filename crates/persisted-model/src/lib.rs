@@ -44,6 +44,7 @@
 extern crate self as persisted_model;
 
 mod access;
+mod builder;
 pub mod changes;
 mod connection;
 mod database;
@@ -64,6 +65,8 @@ pub mod testing;
 
 #[doc(inline)]
 pub use access::{AclSource, Authenticator, BoxFuture, RoleFn, RoleSource, caller_of};
+#[doc(inline)]
+pub use builder::RestApiBuilder;
 #[cfg(feature = "redis")]
 #[doc(inline)]
 pub use changes::RedisBroker;
@@ -89,8 +92,8 @@ pub use repository::Repository;
 #[doc(inline)]
 pub use rest::{
     AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BATCH,
-    DEFAULT_REQUESTS_PER_ADDRESS, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestApiBuilder, RestState,
-    remote_methods, url_not_found,
+    DEFAULT_REQUESTS_PER_ADDRESS, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestState, remote_methods,
+    url_not_found,
 };
 #[doc(inline)]
 pub use server::ServerLimits;

@@ -7,16 +7,18 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::HttpRequest;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::connection::Db;
 use crate::error::Error;
 use crate::filter::{FilterLimits, Where};
-use crate::model::{ModelDefinition, ModelRegistry};
-use crate::store::Store;
+use crate::model::{Instance, ModelDefinition, ModelRegistry};
 
-/// A JSON object: one model instance as the client sees it.
-pub type Instance = Map<String, Value>;
+/// The caller a request was authenticated as (anonymous before authentication).
+pub fn caller_of(req: &HttpRequest) -> persisted_model_acl::Caller {
+    use actix_web::HttpMessage;
+    req.extensions().get::<persisted_model_acl::Caller>().cloned().unwrap_or_default()
+}
 
 /// What every hook learns about the call that triggered it.
 #[derive(Clone)]
@@ -39,7 +41,7 @@ pub struct CallContext<'a> {
     /// The caller server code acts as ([`Repository::as_caller`](crate::Repository::as_caller));
     /// `None` inside a request (the request's caller) and for the system.
     pub caller: Option<&'a persisted_model_acl::Caller>,
-    /// Server code acting as the system inside a request ([`Store::as_system`]): a remote
+    /// Server code acting as the system inside a request ([`Store::as_system`](crate::Store::as_system)): a remote
     /// method that has checked what it needed (login checked the password).
     pub(crate) system: bool,
     /// The process's change feed: committed writes are published on it.
@@ -47,32 +49,19 @@ pub struct CallContext<'a> {
 }
 
 impl<'a> CallContext<'a> {
-    /// A store over another registered model, for hooks that touch related data.
-    pub fn store(&self, model: &str) -> Option<Store<'a>> {
-        let handle = self.registry.get(model)?;
-        Some(Store {
-            db: self.db,
-            registry: self.registry,
-            model: handle,
-            call: CallContext { model: handle.definition(), ..self.clone() },
-            limits: self.limits,
-            keep_hidden: false,
-        })
-    }
-
     /// Who is calling: the request's caller, the caller server code acts as, or anonymous
     /// for the system.
     pub fn caller(&self) -> persisted_model_acl::Caller {
         match (self.caller, self.request) {
             (Some(caller), _) => caller.clone(),
-            (None, Some(req)) => crate::access::caller_of(req),
+            (None, Some(req)) => caller_of(req),
             (None, None) => persisted_model_acl::Caller::anonymous(),
         }
     }
 
     /// Whether the call comes from server code acting as the system: no request and no caller
     /// (seeding, migrations, the repository outside `as_caller`), or a remote method's store
-    /// made with [`Store::as_system`]. Hooks may trust it.
+    /// made with [`Store::as_system`](crate::Store::as_system). Hooks may trust it.
     pub fn is_system(&self) -> bool {
         self.system || (self.request.is_none() && self.caller.is_none())
     }

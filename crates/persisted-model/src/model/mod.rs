@@ -13,13 +13,16 @@ pub use definition::{
     RelationKind, pluralize,
 };
 pub(crate) use hooks::DynHooks;
-pub use hooks::{CallContext, Instance, ModelHooks, NoHooks, SaveEvent};
+pub use hooks::{CallContext, ModelHooks, NoHooks, SaveEvent, caller_of};
 pub use layout::Layout;
 pub use registry::{ModelHandle, ModelRegistry};
 pub use typed_hooks::{ActiveModelOf, Change, EntityModel, TypedHooks};
 
 use sea_orm::DbBackend;
 use sea_orm::sea_query::TableCreateStatement;
+
+/// A JSON object: one model instance as the client sees it.
+pub type Instance = serde_json::Map<String, serde_json::Value>;
 
 /// A model with the LoopBack PersistedModel REST API. Implemented by
 /// `#[derive(PersistedModel)]` on a sea-orm entity's `Model`; its hooks are a separate value

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::hooks::{CallContext, Instance, ModelHooks, SaveEvent, stored_as, write_active_model};
+use super::Instance;
+use super::hooks::{CallContext, ModelHooks, SaveEvent, stored_as, write_active_model};
 use crate::error::Error;
 use crate::filter::Where;
 

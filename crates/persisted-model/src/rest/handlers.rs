@@ -11,6 +11,7 @@ use super::body::read_body;
 use super::call::Call;
 use super::relations;
 use super::remote_method::Operation;
+use super::reply::json_ok;
 use super::routes::RouteTarget;
 use crate::access;
 use crate::error::{Error, Result};
@@ -18,13 +19,6 @@ use crate::filter::{Filter, FilterUse, QueryParams, Where, object_argument, pars
 use crate::model::ModelDefinition;
 use crate::store::Store;
 use crate::value::parse_id;
-
-/// A 200 JSON response.
-pub(crate) fn json_ok(body: &Value) -> HttpResponse {
-    // Straight into bytes: `to_string` goes through `fmt::Write` for every token.
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    HttpResponse::Ok().content_type("application/json; charset=utf-8").body(bytes)
-}
 
 /// Arguments read from the query string, parsed once per request.
 pub(crate) struct Args<'a> {
@@ -247,9 +241,4 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
             handler.run(call).await
         }
     }
-}
-
-/// 204 No Content, for methods without a result.
-pub(crate) fn no_content() -> HttpResponse {
-    HttpResponse::build(StatusCode::NO_CONTENT).finish()
 }

@@ -5,8 +5,9 @@ use actix_web::{HttpRequest, HttpResponse};
 use persisted_model_acl::{AccessType, Caller};
 use serde_json::{Value, json};
 
-use super::handlers::{Args, json_ok, no_content};
+use super::handlers::Args;
 use super::remote_method::RelationOp;
+use super::reply::{json_ok, no_content};
 use crate::error::{Error, Result};
 use crate::filter::{Filter, FilterUse, Op, Where};
 use crate::model::{Instance, RelationKind};

@@ -228,7 +228,7 @@ impl RemoteMethod {
                 if !shows_hidden {
                     without_hidden(model.definition(), &mut body);
                 }
-                Ok(super::handlers::json_ok(&body))
+                Ok(super::reply::json_ok(&body))
             }
         });
         let mut components = Vec::new();

@@ -41,6 +41,21 @@ pub struct Store<'a> {
     pub(crate) keep_hidden: bool,
 }
 
+impl<'a> CallContext<'a> {
+    /// A store over another registered model, for hooks that touch related data.
+    pub fn store(&self, model: &str) -> Option<Store<'a>> {
+        let handle = self.registry.get(model)?;
+        Some(Store {
+            db: self.db,
+            registry: self.registry,
+            model: handle,
+            call: CallContext { model: handle.definition(), ..self.clone() },
+            limits: self.limits,
+            keep_hidden: false,
+        })
+    }
+}
+
 impl<'a> Store<'a> {
     /// A store over `model` for a call of `method` (by `request`, when it came from one).
     pub(crate) fn new(

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
-use crate::model::{FloatWidth, IntegerWidth, ModelDefinition, Property, PropertyType};
+use crate::model::{FloatWidth, IntegerWidth, ModelDefinition, ModelRegistry, Property, PropertyType};
 
 /// The columns of every table of the connection's schema: table → column → data type (lower
 /// case, as the database names it).
@@ -131,6 +131,73 @@ fn fit_property(p: &mut Property, ty: &str) -> Result<(), &'static str> {
         }
         PropertyType::Json => Err("which cannot hold JSON"),
     }
+}
+
+/// Creates the tables of the models that have none (and, on MySQL, brings the columns of
+/// tables made by an earlier version to today's types).
+pub(crate) async fn create_tables(db: &DatabaseConnection, registry: &ModelRegistry) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    for model in registry.iter() {
+        if let Some(stmt) = model.create_table_statement(backend) {
+            db.execute(&stmt).await?;
+            if backend == DbBackend::MySql {
+                mysql_columns(db, model.definition()).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks every model against its table and adapts the models to the columns found; every
+/// problem is reported at once.
+pub(crate) async fn fit_tables(db: &DatabaseConnection, registry: &mut ModelRegistry) -> crate::Result<()> {
+    let names: Vec<String> = registry.iter().map(|m| m.definition().table.clone()).collect();
+    let tables = Tables::read(db, &names.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    let mut problems = Vec::new();
+    registry.map(|m| m.map_definition(|d| tables.fit(d, &mut problems)));
+    if problems.is_empty() { Ok(()) } else { Err(crate::Error::Configuration(problems)) }
+}
+
+/// Brings a MySQL table made by an earlier version to today's column types. MySQL's TIMESTAMP
+/// keeps whole seconds, but LoopBack dates have milliseconds (and ordering by `created` must
+/// see them): date columns become `DATETIME(3)`, which also avoids TIMESTAMP's time-zone
+/// conversion and its year-2038 limit. Strings without a declared length were `VARCHAR(255)`:
+/// they become `TEXT`, so a longer value is stored rather than refused by the database.
+pub(crate) async fn mysql_columns(
+    db: &sea_orm::DatabaseConnection,
+    model: &crate::model::ModelDefinition,
+) -> Result<(), DbErr> {
+    use crate::model::PropertyType;
+    for p in &model.properties {
+        let wanted = match p.ty {
+            PropertyType::Date => ("datetime", Some(3), "DATETIME(3)"),
+            PropertyType::String if p.max_length.is_none() => ("text", None, "TEXT"),
+            _ => continue,
+        };
+        let current = db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::MySql,
+                "SELECT DATA_TYPE, DATETIME_PRECISION FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+                [model.table.clone().into(), p.column.clone().into()],
+            ))
+            .await?;
+        let done = current.is_none_or(|row| {
+            row.try_get_by_index::<String>(0).is_ok_and(|t| t.eq_ignore_ascii_case(wanted.0))
+                && row.try_get_by_index::<Option<i64>>(1).ok().flatten() == wanted.1
+        });
+        if done {
+            continue;
+        }
+        let null = if p.required { "NOT NULL" } else { "NULL" };
+        let sql = format!("ALTER TABLE `{}` MODIFY `{}` {} {null}", model.table, p.column, wanted.2);
+        // A large table takes longer than a request's statement may: on MariaDB the change
+        // runs without the time limit (MySQL's limits SELECTs only, and knows no such prefix).
+        if db.execute_unprepared(&format!("SET STATEMENT max_statement_time = 0 FOR {sql}")).await.is_err() {
+            db.execute_unprepared(&sql).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
