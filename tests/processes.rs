@@ -526,10 +526,12 @@ async fn slow_clients_hold_nothing_for_long() {
     assert!(answers["408"] <= 50, "{answers:?}");
     assert!(longest < Duration::from_secs(5), "a half-sent request was held {longest:?}");
 
-    // The memory the connections used goes back.
+    // The memory the connections used goes back, while the server goes on serving (the
+    // allocator gives pages back as its threads run; a busy test machine may take a while).
     let mut after = resident_kib(pid);
     let settle = Instant::now();
-    while after > before + 16 * 1024 && settle.elapsed() < Duration::from_secs(5) {
+    while after > before + 16 * 1024 && settle.elapsed() < Duration::from_secs(15) {
+        let _ = try_http(server.port, "GET", "/api/Products/count", None, None).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         after = resident_kib(pid);
     }

@@ -87,7 +87,7 @@ impl RestApi {
             broker: BrokerChoice::Automatic,
             change_secret: None,
             change_listeners: Vec::new(),
-            keep_alive: crate::changes::DEFAULT_KEEP_ALIVE,
+            keep_alive: crate::rest::DEFAULT_KEEP_ALIVE,
         }
     }
 }

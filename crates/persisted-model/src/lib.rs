@@ -91,7 +91,7 @@ pub use model::{
 pub use repository::Repository;
 #[doc(inline)]
 pub use rest::{
-    AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BATCH,
+    AccessType, Call, CustomHandler, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BATCH,
     DEFAULT_REQUESTS_PER_ADDRESS, ModelRoutes, Operation, RelationOp, RemoteMethod, RestApi, RestState, remote_methods,
     url_not_found,
 };

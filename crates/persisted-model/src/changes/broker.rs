@@ -5,8 +5,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::feed::FeedInner;
-
 /// A boxed future that may move between threads (a broker's tasks run on tokio).
 pub type SendFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -54,10 +52,22 @@ pub trait ChangeBroker: Send + Sync + 'static {
 #[error("change broker: {0}")]
 pub struct BrokerError(pub String);
 
+/// What a broker hands its messages and news to: the feed.
+pub(super) trait Receiver: Send + Sync + 'static {
+    /// A message from some process.
+    fn receive(&self, message: &str);
+    /// The broker connected (`true`), or changes may have been missed.
+    fn set_connected(&self, yes: bool);
+    /// Whether the feed has shut down.
+    fn is_closed(&self) -> bool;
+    /// Resolves once the feed shuts down.
+    fn wait_closed(&self) -> SendFuture<'_, ()>;
+}
+
 /// Where a broker delivers messages, and tells of its connection.
 #[derive(Clone)]
 pub struct Inbox {
-    pub(super) feed: Arc<FeedInner>,
+    pub(super) feed: Arc<dyn Receiver>,
 }
 
 impl Inbox {

@@ -1,7 +1,6 @@
 //! The change feed of one process: what its writes committed, and what the broker brought from
 //! the other processes, handed to the change streams and to the caches that depend on it.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +10,8 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 use super::broker::{ChangeBroker, Inbox};
 use super::change::{ChangeKind, ModelChange};
 use super::lease::{EpochReader, LEASE, RENEW_EVERY};
-use super::wire::{self, Dropped, FeedSecret, Header};
+use super::peer::{HELLO_EVERY, Heard, Outgoing, Peers};
+use super::wire::FeedSecret;
 
 /// Changes kept for subscribers that have not read them yet; a subscriber that falls further
 /// behind is dropped (its stream ends with an error event) instead of growing memory.
@@ -21,17 +21,6 @@ pub const SUBSCRIBER_BUFFER: usize = 1_024;
 /// by then every process has applied it or stopped serving from its caches (see
 /// [`lease`](super::lease)).
 pub const CONFIRM_TIMEOUT: Duration = LEASE;
-
-/// How often a process tells the others that it is there.
-const HELLO_EVERY: Duration = Duration::from_secs(1);
-
-/// A process not heard from for this long is no longer waited for.
-const PEER_TTL: Duration = Duration::from_secs(5);
-
-/// How long a process listens before it trusts that it knows every other (each says hello
-/// every [`HELLO_EVERY`]): until then, and while messages with another clock arrive, its
-/// revoking writes wait the whole lease instead of the acknowledgements.
-const KNOWS_PEERS_AFTER: Duration = Duration::from_millis(1_500);
 
 /// What a feed listener hears.
 #[derive(Debug, Clone, Copy)]
@@ -72,39 +61,19 @@ pub(crate) struct SharedFeed {
 }
 
 pub(crate) struct FeedInner {
-    /// This process, so that it knows its own messages when the broker brings them back.
-    process: String,
-    /// The secret messages are signed with.
-    secret: FeedSecret,
+    /// This process's side of the peer protocol: its messages, and what it knows of the others.
+    pub(super) peers: Peers,
     /// Sequence numbers of this process's changes.
     seq: AtomicU64,
-    /// Numbers of this process's messages (any kind), so that replays can be told apart.
-    number: AtomicU64,
+    /// Changes are numbered and queued under this lock, so they go out in the order of their
+    /// numbers (an acknowledgement of one then covers every earlier one that went out).
+    ordering: Mutex<()>,
     local: broadcast::Sender<FeedEvent>,
     outbox: Option<mpsc::UnboundedSender<Outgoing>>,
     listeners: Vec<FeedListener>,
     /// Without a broker: whether this process sees every write (an embedded database).
     single_process: bool,
     connected: AtomicBool,
-    /// One of this process's own messages came back since the broker connected: every message
-    /// published before it has been read.
-    heard_self: AtomicBool,
-    /// The highest own change the broker brought back.
-    echoed: AtomicU64,
-    /// Changes are numbered and queued under this lock, so they go out in the order of their
-    /// numbers (an acknowledgement of one then covers every earlier one that went out).
-    ordering: Mutex<()>,
-    /// Changes the broker refused even alone, with when: whoever waits for one waits the
-    /// whole lease.
-    lost: Mutex<Vec<(u64, Instant)>>,
-    /// When the broker last connected (`None` while it is not).
-    connected_at: Mutex<Option<Instant>>,
-    /// When a signed message with a time too far from this process's clock last came.
-    clock_mismatch_at: Mutex<Option<Instant>>,
-    /// The other processes listening, as their messages showed them.
-    peers: Mutex<HashMap<String, Peer>>,
-    /// The last message number heard from each process, and when.
-    numbers: Mutex<HashMap<String, (u64, Instant)>>,
     /// When the revocation epoch was last read (the start of the reading).
     lease: Mutex<Option<Instant>>,
     /// Woken by echoes, acknowledgements and losses.
@@ -114,31 +83,6 @@ pub(crate) struct FeedInner {
     /// broker (for [`ChangeFeed::flush`]).
     queued: AtomicU64,
     handed: watch::Sender<u64>,
-    /// Messages dropped (forged, stale, replayed), for the log.
-    dropped: AtomicU64,
-}
-
-/// Another process, as this one knows it.
-struct Peer {
-    /// How many of this process's changes had come back when it was first heard: it must
-    /// acknowledge the later ones (it may have been listening before they were published).
-    heard_at: u64,
-    last_seen: Instant,
-    /// The highest of this process's changes it has acknowledged.
-    acked: u64,
-}
-
-/// What the publishing task sends.
-enum Outgoing {
-    /// A committed change; `confirm`: every process acknowledges it once applied.
-    Change { seq: u64, change: Arc<ModelChange>, confirm: bool },
-    /// "I have applied your change `seq`".
-    Ack { to: String, seq: u64 },
-    /// "I am listening" (on connecting, then every [`HELLO_EVERY`]).
-    Hello,
-    /// "I have stopped listening": the others no longer wait for this process's
-    /// acknowledgements (sent once, when the feed closes).
-    Goodbye,
 }
 
 impl ChangeFeed {
@@ -150,7 +94,8 @@ impl ChangeFeed {
         };
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(FeedInner::new(Some(outbox), secret, single_process, listeners));
-        tokio::spawn(Arc::clone(&broker).listen(Inbox { feed: Arc::clone(&inner) }));
+        let receiver: Arc<dyn super::broker::Receiver> = inner.clone();
+        tokio::spawn(Arc::clone(&broker).listen(Inbox { feed: receiver }));
         tokio::spawn(publish_all(broker, outbox_rx, Arc::clone(&inner)));
         tokio::spawn(renew_lease(epoch, Arc::clone(&inner)));
         Self { inner }
@@ -191,7 +136,7 @@ impl ChangeFeed {
         }
         loop {
             let notified = inner.echo.notified();
-            if inner.is_confirmed(wanted) {
+            if inner.peers.is_confirmed(wanted) {
                 return;
             }
             let Some(left) = LEASE.checked_sub(committed.elapsed()) else {
@@ -199,13 +144,7 @@ impl ChangeFeed {
                 return;
             };
             // Looked at again when it has listened long enough to know its peers.
-            let known_in = inner
-                .connected_at
-                .lock()
-                .ok()
-                .and_then(|at| *at)
-                .and_then(|at| KNOWS_PEERS_AFTER.checked_sub(at.elapsed()))
-                .filter(|d| !d.is_zero());
+            let known_in = inner.peers.knows_peers_in();
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep(known_in.map_or(left, |d| d.min(left))) => {}
@@ -237,7 +176,7 @@ impl ChangeFeed {
         }
         !inner.is_closed()
             && inner.connected.load(Ordering::SeqCst)
-            && inner.heard_self.load(Ordering::SeqCst)
+            && inner.peers.heard_self.load(Ordering::SeqCst)
             && inner.lease.lock().ok().and_then(|l| *l).is_some_and(|at| at.elapsed() < LEASE)
     }
 
@@ -304,29 +243,19 @@ impl FeedInner {
         listeners: Vec<FeedListener>,
     ) -> Self {
         Self {
-            process: process_id(),
-            secret,
+            peers: Peers::new(secret),
             seq: AtomicU64::new(0),
-            number: AtomicU64::new(0),
+            ordering: Mutex::new(()),
             local: broadcast::channel(SUBSCRIBER_BUFFER).0,
             outbox,
             listeners,
             single_process,
             connected: AtomicBool::new(false),
-            heard_self: AtomicBool::new(false),
-            echoed: AtomicU64::new(0),
-            ordering: Mutex::new(()),
-            lost: Mutex::new(Vec::new()),
-            connected_at: Mutex::new(None),
-            clock_mismatch_at: Mutex::new(None),
-            peers: Mutex::new(HashMap::new()),
-            numbers: Mutex::new(HashMap::new()),
             lease: Mutex::new(None),
             echo: Notify::new(),
             closed: watch::channel(false).0,
             queued: AtomicU64::new(0),
             handed: watch::channel(0).0,
-            dropped: AtomicU64::new(0),
         }
     }
 
@@ -344,171 +273,28 @@ impl FeedInner {
         }
     }
 
-    /// Whether change `wanted` is back from the broker and acknowledged by every live process
-    /// that may have been listening when it was published: those heard from before it came
-    /// back (the broker delivers in one order to all, so a process first heard after it read
-    /// it before its own first message).
-    fn is_confirmed(&self, wanted: u64) -> bool {
-        if self.echoed.load(Ordering::SeqCst) < wanted || !self.knows_peers() {
-            return false;
-        }
-        // A change the broker refused reached nobody, whatever came back after it.
-        if self.lost.lock().map_or(true, |lost| lost.iter().any(|(seq, _)| *seq == wanted)) {
-            return false;
-        }
-        let Ok(peers) = self.peers.lock() else { return false };
-        peers.values().filter(|p| p.heard_at < wanted && p.last_seen.elapsed() < PEER_TTL).all(|p| p.acked >= wanted)
-    }
-
-    /// Whether this process has listened long enough to have heard every other say hello, and
-    /// no message with another clock (which it had to drop) came lately.
-    fn knows_peers(&self) -> bool {
-        let listened =
-            self.connected_at.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() >= KNOWS_PEERS_AFTER);
-        let mismatch = self.clock_mismatch_at.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < PEER_TTL);
-        listened && !mismatch
-    }
-
-    /// Records that change `seq` could not be published.
-    fn lost(&self, seq: u64) {
-        if let Ok(mut lost) = self.lost.lock() {
-            lost.retain(|(_, at)| at.elapsed() < 2 * LEASE);
-            lost.push((seq, Instant::now()));
-        }
-    }
-
-    /// The message as the broker carries it: signed, numbered, dated, and (a change) fitted
-    /// to `max` bytes.
-    fn encode(&self, message: &Outgoing, max: usize) -> String {
-        let mut header = Header {
-            process: self.process.clone(),
-            number: self.number.fetch_add(1, Ordering::SeqCst) + 1,
-            sent_ms: wire::now_ms(),
-            seq: None,
-            confirm: false,
-            ack: None,
-            hello: false,
-            bye: false,
-        };
-        match message {
-            Outgoing::Change { seq, change, confirm } => {
-                header.seq = Some(*seq);
-                header.confirm = *confirm;
-                return wire::seal_change(&self.secret, &header, change, max);
-            }
-            Outgoing::Ack { to, seq } => header.ack = Some((to.clone(), *seq)),
-            Outgoing::Hello => header.hello = true,
-            Outgoing::Goodbye => header.bye = true,
-        }
-        wire::seal(&self.secret, &header)
-    }
-
-    /// Whether `number` is newer than every message heard from `process` (a replay is not).
-    fn is_new(&self, process: &str, number: u64) -> bool {
-        let Ok(mut numbers) = self.numbers.lock() else { return false };
-        let now = Instant::now();
-        match numbers.get_mut(process) {
-            Some((last, _)) if number <= *last => false,
-            Some(entry) => {
-                *entry = (number, now);
-                true
-            }
-            None => {
-                if numbers.len() >= 1_024 {
-                    // Processes silent for longer than a message may be replayed are forgotten.
-                    numbers.retain(|_, (_, seen)| seen.elapsed() < 2 * wire::MAX_AGE);
-                }
-                numbers.insert(process.to_owned(), (number, now));
-                true
-            }
-        }
-    }
-
-    fn drop_message(&self, why: &str) {
-        // Logged at the first, and then at every power of two: a flood does not flood the log.
-        let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if n.is_power_of_two() {
-            tracing::warn!(target: "persisted_model::changes", dropped = n, "a change message was dropped: {why}");
-        }
-    }
-
     pub(super) fn receive(&self, text: &str) {
-        let message = match wire::open(&self.secret, text, wire::now_ms()) {
-            Ok(m) => m,
-            Err(Dropped::Unsigned) => return self.drop_message("not signed with the feed's secret"),
-            Err(Dropped::Unreadable) => return self.drop_message("unreadable"),
-            Err(Dropped::Stale) => {
-                // Signed, so a process of this application (or a replay of one): its clock may
-                // be off, and then this one cannot know it as a peer.
-                if let Ok(mut at) = self.clock_mismatch_at.lock() {
-                    *at = Some(Instant::now());
+        let connected = self.connected.load(Ordering::SeqCst);
+        match self.peers.receive(text, connected, self.is_closed()) {
+            Heard::Nothing => {}
+            Heard::Wake => self.echo.notify_waiters(),
+            Heard::Answer => self.send(Outgoing::Hello),
+            Heard::Change { change, ack } => {
+                self.dispatch(Arc::new(*change));
+                // Applied (the listeners ran): the sender may answer its write.
+                if let Some((to, seq)) = ack {
+                    self.send(Outgoing::Ack { to, seq });
                 }
-                return self.drop_message("too old or too new (a replay, or clocks that disagree)");
             }
-        };
-        let header = message.header;
-        if !self.is_new(&header.process, header.number) {
-            return self.drop_message("a replay");
-        }
-        if header.process == self.process {
-            if self.connected.load(Ordering::SeqCst) {
-                self.heard_self.store(true, Ordering::SeqCst);
-            }
-            if let Some(seq) = header.seq {
-                self.echoed.fetch_max(seq, Ordering::SeqCst);
-            }
-            self.echo.notify_waiters();
-            return;
-        }
-        if let Ok(mut peers) = self.peers.lock() {
-            let now = Instant::now();
-            if header.bye {
-                peers.remove(&header.process);
-            } else if header.hello || header.ack.is_some() {
-                // Only a listening process says hello or acknowledges; a change alone may come
-                // from one that has said goodbye and is finishing its last requests.
-                let known = peers.contains_key(&header.process);
-                let heard_at = self.echoed.load(Ordering::SeqCst);
-                let peer = peers.entry(header.process.clone()).or_insert(Peer { heard_at, last_seen: now, acked: 0 });
-                peer.last_seen = now;
-                // A newcomer learns of this process at once, not at its next hello.
-                if header.hello && !known && !self.is_closed() {
-                    self.send(Outgoing::Hello);
-                }
-                if let Some((to, seq)) = &header.ack
-                    && *to == self.process
-                {
-                    peer.acked = peer.acked.max(*seq);
-                }
-            } else if let Some(peer) = peers.get_mut(&header.process) {
-                peer.last_seen = now;
-            }
-            peers.retain(|_, p| p.last_seen.elapsed() < PEER_TTL);
-        }
-        if header.bye || header.ack.is_some() {
-            // Writes waiting for an acknowledgement look again.
-            self.echo.notify_waiters();
-            return;
-        }
-        let Some(change) = message.change else { return };
-        self.dispatch(Arc::new(change));
-        // Applied (the listeners ran): the sender may answer its write.
-        if header.confirm
-            && let Some(seq) = header.seq
-        {
-            self.send(Outgoing::Ack { to: header.process, seq });
         }
     }
 
     pub(super) fn set_connected(&self, yes: bool) {
         // Losing the connection may have lost changes, and so may the time before it came
         // back: listeners drop what they built on the feed before it is relied on again.
-        self.heard_self.store(false, Ordering::SeqCst);
         if yes {
             if !self.connected.load(Ordering::SeqCst) {
-                if let Ok(mut at) = self.connected_at.lock() {
-                    *at = Some(Instant::now());
-                }
+                self.peers.connected(true);
                 self.may_have_missed();
                 self.connected.store(true, Ordering::SeqCst);
                 // The others wait for this process's acknowledgements from now on, and its
@@ -519,9 +305,7 @@ impl FeedInner {
             return;
         }
         let was = self.connected.swap(false, Ordering::SeqCst);
-        if let Ok(mut at) = self.connected_at.lock() {
-            *at = None;
-        }
+        self.peers.connected(false);
         self.echo.notify_waiters();
         self.may_have_missed();
         if was && !self.is_closed() {
@@ -548,6 +332,24 @@ impl FeedInner {
     pub(super) async fn wait_closed(&self) {
         let mut rx = self.closed.subscribe();
         let _ = rx.wait_for(|closed| *closed).await;
+    }
+}
+
+impl super::broker::Receiver for FeedInner {
+    fn receive(&self, message: &str) {
+        FeedInner::receive(self, message);
+    }
+
+    fn set_connected(&self, yes: bool) {
+        FeedInner::set_connected(self, yes);
+    }
+
+    fn is_closed(&self) -> bool {
+        FeedInner::is_closed(self)
+    }
+
+    fn wait_closed(&self) -> super::broker::SendFuture<'_, ()> {
+        Box::pin(FeedInner::wait_closed(self))
     }
 }
 
@@ -627,13 +429,13 @@ async fn publish_all(
         if outbox.is_empty() && matches!(message, Outgoing::Change { .. }) {
             tokio::time::sleep(PUBLISH_LINGER).await;
         }
-        let mut batch = vec![feed.encode(&message, max)];
-        let mut seqs = vec![change_seq(&message)];
+        let mut batch = vec![feed.peers.encode(&message, max)];
+        let mut seqs = vec![message.change_seq()];
         while batch.len() < PUBLISH_BATCH
             && let Ok(more) = outbox.try_recv()
         {
-            batch.push(feed.encode(&more, max));
-            seqs.push(change_seq(&more));
+            batch.push(feed.peers.encode(&more, max));
+            seqs.push(more.change_seq());
             taken += 1;
         }
         if let Err(e) = broker.publish_many(&batch).await {
@@ -644,21 +446,13 @@ async fn publish_all(
                     // lease (the epoch), a change stream misses one event.
                     tracing::error!(target: "persisted_model::changes", error = %e, "a change could not be published");
                     if let Some(seq) = seq {
-                        feed.lost(*seq);
+                        feed.peers.lost(*seq);
                     }
                 }
             }
         }
         // Passed on (or given up): `flush` waits for no more than this.
         feed.handed.send_modify(|n| *n += taken);
-    }
-}
-
-/// The number of a change message.
-fn change_seq(message: &Outgoing) -> Option<u64> {
-    match message {
-        Outgoing::Change { seq, .. } => Some(*seq),
-        _ => None,
     }
 }
 
@@ -669,20 +463,12 @@ pub(crate) fn revokes(change: &ModelChange) -> bool {
     change.kind != ChangeKind::Create || change.partial
 }
 
-/// A random id for this process's feed.
-fn process_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::changes::wire;
     use crate::testing::product_definition;
 
     /// A feed with a broker that is never started, listening long enough to know its peers:
@@ -690,7 +476,7 @@ mod tests {
     fn shared_feed() -> (FeedInner, mpsc::UnboundedReceiver<Outgoing>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let inner = FeedInner::new(Some(tx), FeedSecret::new("k"), false, Vec::new());
-        *inner.connected_at.lock().unwrap() = Instant::now().checked_sub(KNOWS_PEERS_AFTER);
+        *inner.peers.connected_at.lock().unwrap() = Instant::now().checked_sub(super::super::peer::KNOWS_PEERS_AFTER);
         (inner, rx)
     }
 
@@ -730,28 +516,28 @@ mod tests {
     #[tokio::test]
     async fn a_change_is_confirmed_once_every_process_listening_before_it_acknowledged_it() {
         let (inner, _rx) = shared_feed();
-        let me = inner.process.clone();
+        let me = inner.peers.process.clone();
         inner.receive(&from("other", 1, json!({"hello": true})));
         // Back from the broker, but the other process has not applied it yet.
         inner.receive(&from(&me, 1, token_removed(1)));
-        assert!(!inner.is_confirmed(1));
+        assert!(!inner.peers.is_confirmed(1));
         // An acknowledgement meant for another process does not count.
         inner.receive(&from("other", 2, json!({"ack": ["someone else", 1]})));
-        assert!(!inner.is_confirmed(1));
+        assert!(!inner.peers.is_confirmed(1));
         inner.receive(&from("other", 3, json!({"ack": [me, 1]})));
-        assert!(inner.is_confirmed(1));
+        assert!(inner.peers.is_confirmed(1));
         // A process first heard of after the change came back read it before its hello.
         inner.receive(&from("newcomer", 1, json!({"hello": true})));
-        assert!(inner.is_confirmed(1));
+        assert!(inner.peers.is_confirmed(1));
         // But it must acknowledge the next one.
         inner.receive(&from(&me, 2, token_removed(2)));
-        assert!(!inner.is_confirmed(2));
+        assert!(!inner.peers.is_confirmed(2));
     }
 
     #[tokio::test]
     async fn forged_stale_and_replayed_messages_are_dropped() {
         let (inner, mut rx) = shared_feed();
-        let me = inner.process.clone();
+        let me = inner.peers.process.clone();
         inner.receive(&from("other", 5, json!({"hello": true})));
         assert!(matches!(rx.try_recv(), Ok(Outgoing::Hello)));
         // Unsigned (as a database login could NOTIFY it), or signed with another secret.
@@ -759,29 +545,29 @@ mod tests {
         inner.receive(&unsigned);
         inner.receive(&FeedSecret::new("guess").sign(&unsigned));
         assert!(rx.try_recv().is_err(), "a forged hello is not answered");
-        assert!(!inner.peers.lock().unwrap().contains_key("fake"));
+        assert!(!inner.peers.knows("fake"));
         // A replay of the other's hello (same number) is not a new message.
         inner.receive(&from(&me, 1, token_removed(1)));
         inner.receive(&from("other", 5, json!({"ack": [me, 1]})));
-        assert!(!inner.is_confirmed(1), "a replayed number is ignored");
+        assert!(!inner.peers.is_confirmed(1), "a replayed number is ignored");
         inner.receive(&from("other", 6, json!({"ack": [me, 1]})));
-        assert!(inner.is_confirmed(1));
-        assert!(inner.dropped.load(Ordering::Relaxed) >= 3);
+        assert!(inner.peers.is_confirmed(1));
+        assert!(inner.peers.dropped.load(Ordering::Relaxed) >= 3);
     }
 
     #[tokio::test]
     async fn a_process_that_said_goodbye_is_not_waited_for() {
         let (inner, _rx) = shared_feed();
-        let me = inner.process.clone();
+        let me = inner.peers.process.clone();
         inner.receive(&from("leaving", 1, json!({"hello": true})));
         inner.receive(&from(&me, 1, token_removed(1)));
-        assert!(!inner.is_confirmed(1));
+        assert!(!inner.peers.is_confirmed(1));
         inner.receive(&from("leaving", 2, json!({"bye": true})));
-        assert!(inner.is_confirmed(1));
+        assert!(inner.peers.is_confirmed(1));
         // Its last writes' changes still arrive, and do not make it a listener again.
         inner.receive(&from("leaving", 3, token_removed(7)));
         inner.receive(&from(&me, 2, token_removed(2)));
-        assert!(inner.is_confirmed(2));
+        assert!(inner.peers.is_confirmed(2));
     }
 
     #[tokio::test]
@@ -804,7 +590,7 @@ mod tests {
         let inner = &feed.inner;
         inner.set_connected(true);
         assert!(!feed.is_complete(), "its own hello has not come back");
-        inner.receive(&from(&inner.process, 1, json!({"hello": true})));
+        inner.receive(&from(&inner.peers.process, 1, json!({"hello": true})));
         assert!(!feed.is_complete(), "no reading of the epoch yet");
         *inner.lease.lock().unwrap() = Some(Instant::now());
         assert!(feed.is_complete());
@@ -832,27 +618,27 @@ mod tests {
     #[tokio::test]
     async fn a_lost_change_is_not_confirmed_by_a_later_one() {
         let (inner, _rx) = shared_feed();
-        let me = inner.process.clone();
-        inner.lost(5);
+        let me = inner.peers.process.clone();
+        inner.peers.lost(5);
         inner.receive(&from(&me, 1, token_removed(6)));
-        assert!(inner.is_confirmed(6));
-        assert!(!inner.is_confirmed(5), "5 never went out: its write waits the lease");
+        assert!(inner.peers.is_confirmed(6));
+        assert!(!inner.peers.is_confirmed(5), "5 never went out: its write waits the lease");
     }
 
     #[tokio::test]
     async fn a_process_that_may_not_know_its_peers_waits_the_lease() {
         let (inner, _rx) = shared_feed();
-        let me = inner.process.clone();
+        let me = inner.peers.process.clone();
         inner.receive(&from(&me, 1, token_removed(1)));
-        assert!(inner.is_confirmed(1));
+        assert!(inner.peers.is_confirmed(1));
         // Just connected: the hellos of the others may not have come yet.
-        *inner.connected_at.lock().unwrap() = Some(Instant::now());
-        assert!(!inner.is_confirmed(1));
-        *inner.connected_at.lock().unwrap() = Instant::now().checked_sub(KNOWS_PEERS_AFTER);
+        *inner.peers.connected_at.lock().unwrap() = Some(Instant::now());
+        assert!(!inner.peers.is_confirmed(1));
+        *inner.peers.connected_at.lock().unwrap() = Instant::now().checked_sub(super::super::peer::KNOWS_PEERS_AFTER);
         // A signed message from a process whose clock is off: it cannot be known as a peer.
         let skewed = json!({"p": "skewed", "n": 1, "at": wire::now_ms() - 3_600_000, "hello": true});
         inner.receive(&FeedSecret::new("k").sign(&skewed.to_string()));
-        assert!(!inner.is_confirmed(1));
+        assert!(!inner.peers.is_confirmed(1));
     }
 
     #[test]

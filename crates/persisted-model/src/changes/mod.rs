@@ -6,10 +6,10 @@ mod broker;
 mod change;
 mod feed;
 pub(crate) mod lease;
+mod peer;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
-pub(crate) mod stream;
 mod wire;
 
 pub use broker::{BrokerError, ChangeBroker, Inbox, SendFuture};
@@ -20,5 +20,4 @@ pub use lease::LEASE;
 pub use postgres::{DEFAULT_CHANNEL, PostgresBroker};
 #[cfg(feature = "redis")]
 pub use redis::RedisBroker;
-pub use stream::DEFAULT_KEEP_ALIVE;
 pub use wire::FeedSecret;

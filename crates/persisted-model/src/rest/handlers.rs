@@ -207,11 +207,11 @@ pub(crate) async fn dispatch(req: HttpRequest, payload: Payload, target: &RouteT
         }
         Operation::ChangeStream => {
             let query = object_argument(&args.params, "options", &state.limits)?;
-            let (where_, fields) = crate::changes::stream::options(state, def, query, &body)?;
+            let (where_, fields) = super::stream::options(state, def, query, &body)?;
             authorize(None).await?;
             // The subscriber's row rule is taken once, as a find would take it now.
             let row_rule = store.access(None).await?;
-            let subscription = crate::changes::stream::Subscription::new(
+            let subscription = super::stream::Subscription::new(
                 data.clone(),
                 model.clone(),
                 req.clone(),

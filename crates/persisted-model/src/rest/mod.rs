@@ -10,12 +10,14 @@ mod relations;
 mod remote_method;
 mod reply;
 mod routes;
+pub(crate) mod stream;
 
 pub use call::Call;
 pub(crate) use client_limits::ClientLimits;
 pub use client_limits::DEFAULT_REQUESTS_PER_ADDRESS;
 pub use remote_method::{AccessType, CustomHandler, Operation, RelationOp, RemoteMethod, remote_methods};
 pub use routes::{ModelRoutes, url_not_found};
+pub use stream::DEFAULT_KEEP_ALIVE;
 
 use std::sync::Arc;
 

@@ -12,9 +12,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::change::{ChangeKind, ModelChange};
-use super::feed::FeedEvent;
 use crate::access;
+use crate::changes::{ChangeKind, FeedEvent, ModelChange};
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Where, matches, parse_where};
 use crate::model::{Instance, ModelHandle};
